@@ -1,0 +1,330 @@
+// The gateway's one pipeline, shared by every front end:
+//   select policy → analyse → decide → rewrite → engine cross-check → execute → scan → stream.
+// Each stage takes the previous stage's output. A stop at any stage is a GatewayError, and
+// every request, stopped or not, leaves exactly one statement record in the audit log,
+// written before the first row leaves the gateway.
+import { createHash, randomUUID } from 'node:crypto';
+import type { AuditWriter } from '../audit/writer.ts';
+import type { Decision as AuditDecision, FrontEnd, Masking, Outcome, PolicyRef } from '../audit/record.ts';
+import type { MaskStrategy } from '../api/types.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { analyse, Unanalysable, UnknownTable, type StatementFacts } from '../sql/analyse.ts';
+import { decide, type Permit } from '../policy/decide.ts';
+import { displayColumn, type CompiledPolicy } from '../policy/compile.ts';
+import { rewrite, RewriteRejected } from '../rewrite/rewrite.ts';
+import { EngineDisagreement, type ResultColumn, type Warehouse } from '../warehouse/types.ts';
+import { scrubText } from '../masking/scan.ts';
+import { ALL_DETECTORS } from '../masking/detectors.ts';
+import { CODES, GatewayError, forbidden, unanalysable, internalError } from './errors.ts';
+import { subjectMatches, type Identity } from './identity.ts';
+import { LruCache } from './lru.ts';
+
+export interface ServedPolicy { compiled: CompiledPolicy; warehouse: Warehouse }
+
+export interface StatementRequest {
+  identity: Identity;
+  sql: string;
+  role?: string;
+  unmask?: string[];
+  justification?: string;
+  timeoutSec?: number;
+  frontEnd: FrontEnd;
+  agent: string | null;
+  session: string;
+  signal?: AbortSignal;
+}
+
+/** Where rows go; the front end turns them into its wire format. */
+export interface ResultSink {
+  start(columns: ResultColumn[], statementId: string): void;
+  /** May return a promise to apply backpressure. */
+  rows(rows: (string | null)[][]): void | Promise<void>;
+  end(summary: { rows: number; complete: boolean }): void;
+}
+
+/** Everything decided about a statement before it runs; cached by policy generation + text. */
+interface Plan {
+  facts: StatementFacts;
+  permit: Permit;
+  rewrittenSql: string;
+  /** Per output column: scan its text cells with detectors? count its cells as masked? */
+  scan: boolean[];
+  masked: boolean[];
+  masking: Masking;
+}
+
+const MAX_AUDIT_SQL = 64 * 1024;
+const MAX_AUDIT_ROWS = 100;
+const DEFAULT_TIMEOUT_SEC = 600;
+
+export const fingerprint = (sql: string) => createHash('sha256').update(sql.trim()).digest('hex');
+
+/** The SQL as audited: value detectors applied (an agent may type PHI into a literal), capped. */
+export function auditSql(sql: string): string {
+  const { text } = scrubText(sql.length > MAX_AUDIT_SQL ? sql.slice(0, MAX_AUDIT_SQL) : sql, ALL_DETECTORS);
+  return sql.length > MAX_AUDIT_SQL ? `${text}…[truncated ${sql.length - MAX_AUDIT_SQL} chars]` : text;
+}
+
+export class Pipeline {
+  private readonly plans = new LruCache<string, Plan>(2000);
+
+  constructor(
+    private readonly policies: () => ServedPolicy[],
+    private readonly audit: AuditWriter,
+    private readonly metrics: Metrics,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  /** Policies whose subjects include the identity. */
+  policiesFor(id: Identity): ServedPolicy[] {
+    return this.policies().filter((p) => p.compiled.policy.spec.subjects.some((s) => subjectMatches(s, id, p.compiled.ref.namespace)));
+  }
+
+  selectPolicy(id: Identity, role?: string): ServedPolicy {
+    const mine = this.policiesFor(id);
+    if (role) {
+      const named = mine.find((p) => p.compiled.ref.name === role);
+      if (!named) throw forbidden('no_policy', `no AccessPolicy named ${role} lists ${id.user} as a subject`);
+      return named;
+    }
+    if (mine.length === 0) throw forbidden('no_policy', `no AccessPolicy lists ${id.user} (or its groups) as a subject`);
+    if (mine.length > 1) {
+      throw forbidden('policy_ambiguous', `${id.user} is a subject of several policies (${mine.map((p) => p.compiled.ref.name).join(', ')}); name one in "role"`);
+    }
+    return mine[0]!;
+  }
+
+  /** Run one statement end to end, streaming rows to `sink`. Throws GatewayError on a stop. */
+  async run(req: StatementRequest, sink: ResultSink): Promise<void> {
+    const t0 = this.clock();
+    const statementId = randomUUID();
+    let served: ServedPolicy | undefined;
+    let plan: Plan | undefined;
+    let facts: StatementFacts | undefined;
+    const record = (outcome: Outcome, decision: Omit<AuditDecision, 'outcome'>, status: number) => {
+      this.writeStatement({ req, statementId, served, facts: plan?.facts ?? facts, outcome, decision, masking: plan?.masking, decisionMs: this.clock() - t0, status });
+    };
+    try {
+      served = this.selectPolicy(req.identity, req.role);
+      plan = await this.plan(req, served, (f) => { facts = f; });
+    } catch (e) {
+      const err = toGatewayError(e);
+      this.metrics.denials.inc({ rule: err.rule });
+      record(err.status >= 500 ? 'error' : 'denied', { rules: [err.rule], reason: err.message, code: err.rule }, err.status);
+      this.metrics.statements.inc({ outcome: err.status >= 500 ? 'error' : 'denied', front_end: req.frontEnd });
+      throw err;
+    }
+    this.metrics.decisionSeconds.observe((this.clock() - t0) / 1000);
+    if (plan.permit.outcome === 'pending_approval') {
+      // Approvals arrive with the approvals issue; until then such statements are refused.
+      const err = forbidden('approval_required', `this statement needs approval (${plan.permit.approvalReasons.join('; ')})`);
+      record('denied', { rules: [err.rule], reason: err.message, code: err.rule }, 403);
+      throw err;
+    }
+    const outcome: Outcome = plan.permit.outcome;
+    let stream;
+    try {
+      stream = await served.warehouse.execute(plan.rewrittenSql, {
+        maxRows: plan.permit.maxRows,
+        timeoutMs: Math.min(req.timeoutSec ?? DEFAULT_TIMEOUT_SEC, 3600) * 1000,
+        signal: req.signal,
+        tag: statementId,
+      });
+    } catch (e) {
+      const err = warehouseError(e, served.warehouse.engine, served.compiled.hashKey);
+      this.metrics.upstreamErrors.inc({ engine: served.warehouse.engine });
+      record('error', { rules: plan.permit.rules, reason: err.message, code: err.rule }, err.status);
+      this.metrics.statements.inc({ outcome: 'error', front_end: req.frontEnd });
+      throw err;
+    }
+    // The statement record goes out before the first row does; if it cannot, nothing is sent.
+    try {
+      record(outcome, { rules: plan.permit.rules, reason: reasonFor(plan, served.compiled) }, 200);
+    } catch (e) {
+      stream.cancel();
+      this.metrics.auditWriteFailures.inc();
+      throw internalError();
+    }
+    this.metrics.statements.inc({ outcome, front_end: req.frontEnd });
+    await this.stream(req, served, plan, stream, sink, statementId, t0);
+  }
+
+  private async plan(req: StatementRequest, served: ServedPolicy, onFacts: (f: StatementFacts) => void): Promise<Plan> {
+    const policy = served.compiled;
+    const unmask = [...(req.unmask ?? [])].map((u) => u.toUpperCase()).sort();
+    const key = `${policy.ref.namespace}/${policy.ref.name}/${policy.ref.generation}\u0000${unmask.join(',')}\u0000${req.sql}`;
+    const cached = this.plans.get(key);
+    if (cached) { onFacts(cached.facts); return cached; }
+
+    const catalog = await served.warehouse.catalog();
+    let facts: StatementFacts;
+    try {
+      facts = analyse(req.sql, catalog);
+    } catch (e) {
+      if (e instanceof UnknownTable) throw forbidden('table_not_allowed', `${e.message} (policy ${policy.ref.name})`, CODES.noSuchObject);
+      if (e instanceof Unanalysable) throw unanalysable('unanalysable', `the gateway cannot analyse this statement: ${e.what}. Rewrite it with plain SELECT, JOIN, WHERE, GROUP BY and the usual functions`);
+      throw e;
+    }
+    onFacts(facts);
+    const decision = decide(facts, policy, { unmask });
+    if (decision.outcome === 'denied') {
+      throw decision.status === 422 ? unanalysable(decision.rule, decision.reason) : forbidden(decision.rule, decision.reason);
+    }
+    const rw = rewrite(req.sql, facts, policy, decision, served.warehouse);
+    await served.warehouse.crossCheck(rw.sql, rw.expectation);
+
+    const maskedKeys = new Set([...decision.masks.keys()].filter((k) => !decision.unmask.has(k)));
+    const masking: Masking = { columns: [], strategies: {} };
+    for (const k of maskedKeys) {
+      const name = displayColumn(policy, k);
+      masking.columns.push(name);
+      masking.strategies[name] = decision.masks.get(k)!.plan.strategy as MaskStrategy;
+    }
+    const plan: Plan = {
+      facts,
+      permit: decision,
+      rewrittenSql: rw.sql,
+      // An output column is exempt from the result scan only when every source is a column
+      // the agent was approved to see in clear.
+      scan: facts.output.map((o) => !(o.sources.length > 0 && o.sources.every((s) => decision.unmask.has(s)))),
+      masked: facts.output.map((o) => o.sources.some((s) => maskedKeys.has(s))),
+      masking,
+    };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  private async stream(req: StatementRequest, served: ServedPolicy, plan: Plan, stream: Awaited<ReturnType<Warehouse['execute']>>, sink: ResultSink, statementId: string, t0: number): Promise<void> {
+    const policy = served.compiled;
+    const cols = stream.columns;
+    // If the engine's columns do not line up with the analysis, scan every text column.
+    const aligned = cols.length === plan.scan.length;
+    const scanIdx = cols.map((c, i) => c.textual && (!aligned || plan.scan[i]!)).flatMap((b, i) => (b ? [i] : []));
+    const maskedIdx = aligned ? plan.masked.flatMap((b, i) => (b ? [i] : [])) : [];
+    const detectors = policy.detectors;
+    const digest = createHash('sha256');
+    const kept: (string | null)[][] = [];
+    const hits: Record<string, number> = {};
+    let rows = 0;
+    let ruleCells = 0;
+    let detectorCells = 0;
+    let complete = false;
+    let failure: unknown;
+    sink.start(cols, statementId);
+    try {
+      for await (const chunk of stream.chunks) {
+        for (const row of chunk) {
+          for (const i of scanIdx) {
+            const v = row[i];
+            if (v == null) continue;
+            const r = scrubText(v, detectors);
+            if (r.text !== v) {
+              row[i] = r.text;
+              detectorCells++;
+              for (const [d, n] of Object.entries(r.hits)) hits[d] = (hits[d] ?? 0) + (n ?? 0);
+            }
+          }
+          for (const i of maskedIdx) if (row[i] != null) ruleCells++;
+          if (policy.auditResults !== 'none') digest.update(JSON.stringify(row)).update('\n');
+          if (policy.auditResults === 'masked' && kept.length < MAX_AUDIT_ROWS) kept.push(row);
+        }
+        rows += chunk.length;
+        await sink.rows(chunk);
+      }
+      complete = true;
+    } catch (e) {
+      failure = e;
+      stream.cancel();
+    }
+    sink.end({ rows, complete });
+    this.metrics.rowsReturned.inc(rows);
+    for (const [d, n] of Object.entries(hits)) this.metrics.maskedCells.inc({ source: 'detector', name: d }, n);
+    if (ruleCells) this.metrics.maskedCells.inc({ source: 'rule', name: 'policy' }, ruleCells);
+    const durationMs = this.clock() - t0;
+    this.metrics.requestSeconds.observe({ outcome: plan.permit.outcome }, durationMs / 1000);
+    this.audit.write({
+      event: 'result',
+      session: req.session,
+      statementId,
+      result: {
+        rows,
+        complete,
+        digest: policy.auditResults === 'none' ? null : `sha256:${digest.digest('hex')}`,
+        maskedCells: ruleCells + detectorCells,
+        detectorHits: hits,
+        ...(policy.auditResults === 'masked' ? { columns: cols.map((c) => c.name), values: kept } : {}),
+      },
+      durationMs,
+    });
+    if (failure) throw warehouseError(failure, served.warehouse.engine, policy.hashKey);
+  }
+
+  /** Audit a request that never reached policy selection (bad body, no credentials). */
+  auditRejected(args: { frontEnd: FrontEnd; identity: Identity | null; agent: string | null; session: string | null; sql: string; error: GatewayError; outcome: Outcome }): void {
+    this.metrics.statements.inc({ outcome: args.outcome, front_end: args.frontEnd });
+    this.audit.write({
+      event: 'statement',
+      session: args.session,
+      frontEnd: args.frontEnd,
+      actor: { user: args.identity?.user ?? null, groups: args.identity?.groups ?? [], agent: args.agent },
+      policy: null,
+      statement: { sql: auditSql(args.sql), fingerprint: args.sql ? fingerprint(args.sql) : null, kind: null, tables: [], columns: [] },
+      decision: { outcome: args.outcome, rules: [args.error.rule], reason: args.error.message, code: args.error.rule },
+      masking: { columns: [], strategies: {} },
+      approval: null,
+      decisionMs: 0,
+      http: { status: args.error.status },
+    });
+  }
+
+  private writeStatement(a: {
+    req: StatementRequest; statementId: string; served?: ServedPolicy; facts?: StatementFacts; outcome: Outcome;
+    decision: Omit<AuditDecision, 'outcome'>; masking?: Masking; decisionMs: number; status: number;
+  }): void {
+    const policy = a.served?.compiled;
+    const ref: PolicyRef | null = policy ? { ...policy.ref } : null;
+    this.audit.write({
+      id: a.statementId,
+      event: 'statement',
+      session: a.req.session,
+      frontEnd: a.req.frontEnd,
+      actor: { user: a.req.identity.user, groups: a.req.identity.groups, agent: a.req.agent },
+      policy: ref,
+      statement: {
+        sql: auditSql(a.req.sql),
+        fingerprint: fingerprint(a.req.sql),
+        kind: a.facts?.kind ?? null,
+        tables: (a.facts?.tables ?? []).map((t) => `${t.table.database}.${t.table.schema}.${t.table.name}`.toUpperCase()).filter((v, i, arr) => arr.indexOf(v) === i),
+        columns: (a.facts?.columns ?? []).map((c) => (policy ? displayColumn(policy, c) : c)),
+      },
+      decision: { outcome: a.outcome, ...a.decision },
+      masking: a.masking ?? { columns: [], strategies: {} },
+      approval: null,
+      decisionMs: Math.round(a.decisionMs * 1000) / 1000,
+      http: { status: a.status },
+    });
+  }
+}
+
+function reasonFor(plan: Plan, policy: CompiledPolicy): string {
+  if (plan.masking.columns.length) return `allowed by ${policy.ref.name}; masked ${plan.masking.columns.join(', ')}`;
+  return `allowed by ${policy.ref.name}`;
+}
+
+function toGatewayError(e: unknown): GatewayError {
+  if (e instanceof GatewayError) return e;
+  if (e instanceof RewriteRejected) return unanalysable('rewrite_rejected', `the gateway could not confirm its masked rewrite of this statement (${e.message}); it was not run`);
+  if (e instanceof EngineDisagreement) return unanalysable('engine_disagrees', `the warehouse reads this statement differently from the gateway's analysis (${e.message}); it was not run`);
+  return internalError();
+}
+
+/** Warehouse errors carry no values here (masking is in-engine), but scrub them all the same. */
+function warehouseError(e: unknown, engine: string, hashKey?: string): GatewayError {
+  if (e instanceof GatewayError) return e;
+  let raw = e instanceof Error ? e.message : String(e);
+  // The rewritten text may carry the hash key; an engine error that quotes it must not.
+  if (hashKey) raw = raw.split(hashKey).join('[KEY]');
+  if (/timeout|interrupt/i.test(raw)) return new GatewayError(504, CODES.timeout, 'timeout', 'the statement reached its timeout and was cancelled');
+  const { text } = scrubText(raw.split('\n')[0]!.slice(0, 500), ALL_DETECTORS);
+  return new GatewayError(422, CODES.warehouse, 'warehouse_error', `${engine} rejected the statement: ${text}`);
+}

@@ -5,9 +5,11 @@
 // the statement). Winston's Logger is a stream pipeline (Transform piped into each transport),
 // which can hold a record back instead of delivering it: when a transport's Writable is still
 // busy, or buffers past its highWaterMark, the record waits in a buffer and logger.log()
-// returns normally. With a transport that writes and calls back synchronously, delivery is
-// synchronous (readable-stream's Transform starts with sync=false and the pipe flows from
-// construction), but write() does not take that on trust: it checks that the transport
+// returns normally (tested: a transport that throws from log() leaves its Writable "writing",
+// and every later record then sits in a buffer, silently). With a transport that writes and
+// calls back synchronously, delivery is synchronous, from the first record in the same tick
+// (readable-stream 3's Transform starts with sync=false, and the pipe to the transport flows
+// from construction). write() does not take that on trust: it checks that the transport
 // received this very record and wrote it, and throws AuditWriteError otherwise. A record held
 // back and delivered later is dropped by the transport, so it cannot fork the chain.
 
@@ -75,7 +77,6 @@ export class AuditWriter {
       // Pass the info object through untouched: the line is already serialised.
       format: winston.format((info) => info)(),
       transports: [this.#transport],
-      exitOnError: false,
     });
     // The stream machinery may emit 'error'; with no listener that would crash the process.
     // Non-delivery is caught by the check in write(), so the event only needs noting.

@@ -114,5 +114,7 @@ async function runGateway(opts: Parameters<typeof startGateway>[0]) {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `phigate audit replay ... | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   await buildProgram().parseAsync(argv);
 }

@@ -240,7 +240,7 @@ export class Pipeline {
     this.metrics.rowsReturned.inc(rows);
     for (const [d, n] of Object.entries(hits)) this.metrics.maskedCells.inc({ source: 'detector', name: d }, n);
     if (ruleCells) this.metrics.maskedCells.inc({ source: 'rule', name: 'policy' }, ruleCells);
-    const durationMs = this.clock() - t0;
+    const durationMs = Math.round((this.clock() - t0) * 1000) / 1000;
     this.metrics.requestSeconds.observe({ outcome: plan.permit.outcome }, durationMs / 1000);
     this.audit.write({
       event: 'result',

@@ -427,7 +427,7 @@ const SPECIALTIES = [
 ];
 
 const ENCOUNTER_TYPES = [['outpatient', 55], ['telehealth', 20], ['emergency', 15], ['inpatient', 10]] as const;
-const CHARGE_RANGE: Record<string, [number, number]> = {
+const CHARGE_RANGE: Record<(typeof ENCOUNTER_TYPES)[number][0], [number, number]> = {
   outpatient: [80, 900], telehealth: [40, 300], emergency: [400, 6000], inpatient: [3000, 90000],
 };
 

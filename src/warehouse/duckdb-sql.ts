@@ -1,7 +1,7 @@
 // DuckDB SQL text that phigate generates itself: quoted names, string literals and the mask
 // expressions that go inside a masked projection. Nothing here runs SQL.
 import { createHmac } from 'node:crypto';
-import { DETECTORS } from '../masking/detectors.ts';
+import { ALL_DETECTORS, DETECTORS, inPrecedenceOrder } from '../masking/detectors.ts';
 import type { DetectorName } from '../api/types.ts';
 import type { CatalogColumn, MaskPlan, SnowflakeType } from './types.ts';
 import { RESTRICTED_ZIP3 } from './hipaa.ts';
@@ -105,11 +105,15 @@ export function duckdbMaskExpression(plan: MaskPlan, columnSql: string, column: 
         + ` ELSE '*' END)`;
 
     case 'scrub': {
-      const names: DetectorName[] = plan.detectors ?? (Object.keys(DETECTORS) as DetectorName[]);
-      let expr = asText;
+      const names: readonly DetectorName[] = plan.detectors ?? ALL_DETECTORS;
       for (const name of names) {
+        if (!Object.hasOwn(DETECTORS, name)) throw new Error(`scrub: unknown detector ${JSON.stringify(name)}`);
+      }
+      // Nested in precedence order (first = innermost), as the result scan applies them, so a
+      // span an earlier detector claimed is already a token when later ones run.
+      let expr = asText;
+      for (const name of inPrecedenceOrder(names)) {
         const d = DETECTORS[name];
-        if (!d) throw new Error(`scrub: unknown detector ${JSON.stringify(name)}`);
         expr = `regexp_replace(${expr}, ${sqlString(d.sqlPattern)}, ${sqlString(d.replacement)}, 'g')`;
       }
       return expr;

@@ -175,3 +175,10 @@ test('default sink: EAGAIN retries are bounded, then write throws and the chain 
   // Either the pipe took whole lines only, or the last line was cut off and verify says so.
   if (!v.ok) assert.match(v.firstBreak!.problem, /not valid JSON \(cut off or edited\)/);
 });
+
+test('defaultStreamName differs between processes on one pod (pid is often 1 in containers)', async () => {
+  const { defaultStreamName } = await import('../../../src/audit/writer.ts');
+  const a = defaultStreamName();
+  assert.match(a, new RegExp(`^.+-${process.pid}-[0-9a-f]{6}$`));
+  assert.notEqual(a, defaultStreamName());
+});

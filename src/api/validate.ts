@@ -40,7 +40,9 @@ function validate<T>(kind: ApiKind, obj: unknown, old?: unknown): ValidationResu
   const { ajvValidate, schema } = compiled(kind);
   const errors = envelopeErrors(kind, value);
   if (!ajvValidate(value)) errors.push(...(ajvValidate.errors ?? []).map(fromAjv));
-  kubernetesChecks(schema, value, old, '', errors);
+  // Like the API server, evaluate the CEL rules only on an object that fits the schema: on
+  // one that does not, they would report consequences of the errors already listed.
+  kubernetesChecks(schema, value, old, '', errors, errors.length === 0);
   return errors.length ? { ok: false, errors: sortByPath(dedupe(errors)) } : { ok: true, value: value as T };
 }
 
@@ -91,16 +93,17 @@ const isTransitionRule = (r: CelRule) => /\boldSelf\b/.test(r.rule);
  * CEL rules. Old values are correlated the way the API server does it: through object
  * fields and map-list keys, never through list positions.
  */
-function kubernetesChecks(schema: OpenAPISchema, value: unknown, old: unknown, path: string, errors: FieldError[]): void {
+function kubernetesChecks(schema: OpenAPISchema, value: unknown, old: unknown, path: string, errors: FieldError[], cel: boolean): void {
   if (Array.isArray(value)) {
     errors.push(...listTypeErrors(schema, value, path));
     const item = schema.items;
-    if (item) value.forEach((v, i) => kubernetesChecks(item, v, correlate(schema, v, old), `${path}[${i}]`, errors));
+    if (item) value.forEach((v, i) => kubernetesChecks(item, v, correlate(schema, v, old), `${path}[${i}]`, errors, cel));
   } else if (isRecord(value) && schema.properties) {
     for (const [key, prop] of Object.entries(schema.properties)) {
-      if (value[key] !== undefined) kubernetesChecks(prop, value[key], get(old, key), join(path, key), errors);
+      if (value[key] !== undefined) kubernetesChecks(prop, value[key], get(old, key), join(path, key), errors, cel);
     }
   }
+  if (!cel) return;
   for (const rule of schema['x-kubernetes-validations'] ?? []) {
     if (isTransitionRule(rule) && old === undefined) continue;
     if (!twin(rule)(value, old)) {

@@ -5,6 +5,7 @@
 // and configuration locked so a statement cannot undo any of it. Every statement runs on its
 // own connection, so nothing one statement leaves behind (temp tables, session settings) is
 // seen by the next, and concurrent statements simply run side by side.
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,13 +68,13 @@ export async function openDuckDBWarehouse(spec: DuckDBWarehouseSpec, opts: OpenD
       await copyFile(path, copy);
       path = copy;
     }
+  } else if (path !== ':memory:' && !existsSync(path)) {
+    // Without this, a writable open would quietly create an empty database at a mistyped path.
+    throw new Error(`DuckDB database file not found: ${path}`);
   }
   try {
-    // Options are applied in insertion order: LOCKDOWN ends with lock_configuration.
-    const config: Record<string, string> = { ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKDOWN };
-    const instance = await DuckDBInstance.create(path, config);
+    const instance = await openLockedInstance(path, opts.readOnly);
     try {
-      await verifyLockdown(instance, opts.readOnly);
       const { catalog, nativeTypes, defaults } = await readCatalog(instance, spec.schema ?? 'main');
       return new DuckDBWarehouse(instance, opts.readOnly, catalog, nativeTypes, defaults, privateDir);
     } catch (e) {
@@ -82,6 +83,20 @@ export async function openDuckDBWarehouse(spec: DuckDBWarehouseSpec, opts: OpenD
     }
   } catch (e) {
     if (privateDir) await rm(privateDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** A DuckDB instance on `path` with the lock-down applied and verified. */
+export async function openLockedInstance(path: string, readOnly: boolean): Promise<DuckDBInstance> {
+  // Options are applied in insertion order: LOCKDOWN ends with lock_configuration.
+  const config: Record<string, string> = { ...(readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKDOWN };
+  const instance = await DuckDBInstance.create(path, config);
+  try {
+    await verifyLockdown(instance, readOnly);
+    return instance;
+  } catch (e) {
+    instance.closeSync();
     throw e;
   }
 }

@@ -34,49 +34,53 @@ const DEFAULT_NAMESPACE = 'default';
 
 /** Loads every YAML document under `paths` (files, or directories searched recursively). */
 export async function loadManifests(paths: string[]): Promise<LoadedManifests> {
-  const problems: string[] = [];
-  const out: LoadedManifests = { policies: [], secrets: [], ignored: [] };
-  const seen = new Map<string, string>(); // "Kind ns/name" → where it was first defined
-
-  for (const file of await manifestFiles(paths, problems)) {
-    const docs = await readDocuments(file, problems);
-    docs.forEach((doc, i) => {
-      const where = { source: file, document: i + 1 };
-      const p = (what: string, at: string) => problems.push(`${file} (document ${where.document}, ${what}): ${at}`);
-      const pAll = (what: string, errors: readonly FieldError[]) => errors.forEach((e) => p(what, formatFieldErrors([e])));
-      if (doc === null || doc === undefined) return; // an empty document, e.g. after a trailing ---
-      if (!isRecord(doc) || typeof doc.kind !== 'string' || typeof doc.apiVersion !== 'string') {
-        problems.push(`${file} (document ${where.document}): not a Kubernetes object; expected a mapping with apiVersion and kind`);
-        return;
-      }
-      const meta = isRecord(doc.metadata) ? doc.metadata : {};
-      const name = typeof meta.name === 'string' ? meta.name : undefined;
-      const id = `${doc.kind} ${typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE}/${name ?? '(no name)'}`;
-      const duplicate = () => {
-        const first = seen.get(id);
-        if (first) p(id, `defined twice; first at ${first}. Rename one of them or remove the copy`);
-        else seen.set(id, `${file} (document ${where.document})`);
-        return !!first;
-      };
-
-      if (doc.kind === 'AccessPolicy' && doc.apiVersion.startsWith(`${GROUP}/`)) {
-        const result = validateAccessPolicy(withNamespace(doc));
-        if (!result.ok) return pAll(id, result.errors);
-        if (!duplicate()) out.policies.push({ policy: result.value, source: file });
-      } else if (doc.kind === 'Secret' && doc.apiVersion === 'v1') {
-        const errors = secretErrors(doc);
-        if (errors.length) return pAll(id, errors);
-        if (!duplicate()) out.secrets.push(withNamespace(doc) as unknown as SecretObject);
-      } else {
-        const reason = doc.apiVersion === API_VERSION && doc.kind === 'ApprovalRequest'
-          ? 'approvals are created by the gateway, not loaded from files'
-          : `standalone mode reads only ${API_VERSION} AccessPolicy and v1 Secret`;
-        out.ignored.push({ ...where, kind: `${doc.apiVersion}/${doc.kind}`, ...(name ? { name } : {}), reason });
-      }
+  const ctx: LoadContext = { out: { policies: [], secrets: [], ignored: [] }, problems: [], seen: new Map() };
+  for (const file of await manifestFiles(paths, ctx.problems)) {
+    (await readDocuments(file, ctx.problems)).forEach((doc, i) => {
+      if (doc !== null && doc !== undefined) addDocument(doc, { source: file, document: i + 1 }, ctx); // skip empty documents
     });
   }
-  if (problems.length) throw new ManifestError(problems);
-  return out;
+  if (ctx.problems.length) throw new ManifestError(ctx.problems);
+  return ctx.out;
+}
+
+interface LoadContext {
+  out: LoadedManifests;
+  problems: string[];
+  seen: Map<string, string>; // "Kind namespace/name" → where it was first defined
+}
+
+function addDocument(doc: unknown, where: { source: string; document: number }, ctx: LoadContext): void {
+  const at = `${where.source} (document ${where.document}`;
+  if (!isRecord(doc) || typeof doc.kind !== 'string' || typeof doc.apiVersion !== 'string') {
+    ctx.problems.push(`${at}): not a Kubernetes object; expected a mapping with apiVersion and kind`);
+    return;
+  }
+  const meta = isRecord(doc.metadata) ? doc.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : undefined;
+  const id = `${doc.kind} ${typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE}/${name ?? '(no name)'}`;
+  const report = (errors: readonly FieldError[]) => errors.forEach((e) => ctx.problems.push(`${at}, ${id}): ${formatFieldErrors([e])}`));
+  const isDuplicate = () => {
+    const first = ctx.seen.get(id);
+    if (first) ctx.problems.push(`${at}, ${id}): defined twice; first at ${first}. Rename one of them or remove the copy`);
+    else ctx.seen.set(id, `${at})`);
+    return first !== undefined;
+  };
+
+  if (doc.kind === 'AccessPolicy' && doc.apiVersion.startsWith(`${GROUP}/`)) {
+    const result = validateAccessPolicy(withNamespace(doc));
+    if (!result.ok) report(result.errors);
+    else if (!isDuplicate()) ctx.out.policies.push({ policy: result.value, source: where.source });
+  } else if (doc.kind === 'Secret' && doc.apiVersion === 'v1') {
+    const errors = secretErrors(doc);
+    if (errors.length) report(errors);
+    else if (!isDuplicate()) ctx.out.secrets.push(withNamespace(doc) as unknown as SecretObject);
+  } else {
+    const reason = doc.apiVersion === API_VERSION && doc.kind === 'ApprovalRequest'
+      ? 'approvals are created by the gateway, not loaded from files'
+      : `standalone mode reads only ${API_VERSION} AccessPolicy and v1 Secret`;
+    ctx.out.ignored.push({ ...where, kind: `${doc.apiVersion}/${doc.kind}`, ...(name ? { name } : {}), reason });
+  }
 }
 
 /** A Secret's keys and values, decoded: `data` is base64, `stringData` wins over it, as in the API server. */
@@ -112,8 +116,15 @@ async function manifestFiles(paths: string[], problems: string[]): Promise<strin
   return files;
 }
 
+/**
+ * *.yaml and *.yml below `dir`. Hidden entries are skipped: a ConfigMap mounted as a volume
+ * keeps a second copy of every file under ..data and ..<timestamp>, which would otherwise
+ * load each policy twice.
+ */
 async function yamlFilesIn(dir: string): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => !e.name.startsWith('.'))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const files: string[] = [];
   for (const e of entries) {
     const path = join(dir, e.name);
@@ -150,7 +161,7 @@ async function readDocuments(file: string, problems: string[]): Promise<unknown[
     problems.push(syntax[0]!); // later errors in a file mostly follow from the first
     return [];
   }
-  return list.map((d) => d.toJS({ maxAliasCount: 100 }));
+  return list.map((d) => d.toJS({ maxAliasCount: 100 })); // bounds alias expansion ("billion laughs")
 }
 
 function secretErrors(doc: Record<string, unknown>): FieldError[] {

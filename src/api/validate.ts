@@ -36,7 +36,10 @@ export function formatFieldErrors(errors: readonly FieldError[]): string {
 
 function validate<T>(kind: ApiKind, obj: unknown, old?: unknown): ValidationResult<T> {
   if (!isRecord(obj)) return { ok: false, errors: [{ path: '', message: `must be an ${kind} object (a YAML mapping)` }] };
-  const value = structuredClone(obj);
+  // A JSON copy: defaults are applied to it, not to the caller's object, and it holds what
+  // the API server would see (no undefined members, Dates as strings).
+  const value = toJson(obj);
+  old = old === undefined ? undefined : toJson(old);
   const { ajvValidate, schema } = compiled(kind);
   const errors = envelopeErrors(kind, value);
   if (!ajvValidate(value)) errors.push(...(ajvValidate.errors ?? []).map(fromAjv));
@@ -261,6 +264,7 @@ function fromAjv(e: ErrorObject): FieldError {
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+function toJson<T>(v: T): T { return JSON.parse(JSON.stringify(v)) as T; }
 function get(o: unknown, k: string): unknown { return isRecord(o) ? o[k] : undefined; }
 function has(o: unknown, k: string): boolean { return get(o, k) !== undefined; }
 function list(v: unknown): unknown[] { return Array.isArray(v) ? v : []; }

@@ -41,6 +41,7 @@ test('directories: every *.yaml / *.yml, recursively, in sorted order; other fil
     'sub/c.yaml': POLICY('c'),
     'README.md': 'not yaml: [',
     'notes.txt': POLICY('ignored'),
+    '..2026_11_25/b.yaml': POLICY('b'), // a mounted ConfigMap's hidden copies
   });
   const { policies } = await loadManifests([dir]);
   assert.deepEqual(policies.map((p) => p.policy.metadata.name), ['a', 'b', 'c']);
@@ -135,10 +136,19 @@ test('documents that are not objects, and Secrets with bad data', async () => {
   ]);
 });
 
-test('YAML as kubectl reads it: unquoted timestamps stay strings', async () => {
-  const dir = tree({ 'ar.yaml': 'apiVersion: phigate.io/v1alpha1\nkind: ApprovalRequest\nmetadata: { name: r }\nspec: { expiresAt: 2026-11-24T10:15:00Z }\n' });
+test('YAML as kubectl reads it: 1.1 booleans, and unquoted timestamps stay strings', async () => {
+  const secret = (value: string) => tree({ 's.yaml': `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData: { k: ${value} }\n` });
+  const { secrets } = await loadManifests([secret('2026-11-24T10:15:00Z')]);
+  assert.equal(secretValue(secrets, 'default', 's', 'k'), '2026-11-24T10:15:00Z');
+  assert.match((await loadError([secret('yes')])).message, /stringData\.k: must be a string \(quote numbers and booleans\)/);
+});
+
+test('ApprovalRequests in files are listed as ignored, with the reason', async () => {
+  const dir = tree({ 'ar.yaml': 'apiVersion: phigate.io/v1alpha1\nkind: ApprovalRequest\nmetadata: { name: r }\nspec: {}\n' });
   const { ignored } = await loadManifests([dir]);
-  assert.equal(ignored[0]?.reason, 'approvals are created by the gateway, not loaded from files');
+  assert.deepEqual(ignored.map((i) => [i.kind, i.name, i.reason]), [
+    ['phigate.io/v1alpha1/ApprovalRequest', 'r', 'approvals are created by the gateway, not loaded from files'],
+  ]);
 });
 
 test('an empty file or directory loads nothing', async () => {

@@ -164,6 +164,11 @@ test('CEL: approvers are required with requiredWhen; scrub needs detectors', () 
   assert.ok(validateAccessPolicy(policy({ masking: { rules: [{ columns: ['*.NOTES'], strategy: 'scrub' }], detectors: ['ssn'] } })).ok);
 });
 
+test('CEL rules are not evaluated on an object that does not fit the schema, as in the API server', () => {
+  // type "pg" would also fail "duckdb is allowed only when type is duckdb": a consequence, not news.
+  expectErrors(policy({ warehouse: { type: 'pg', duckdb: { path: 'x' } } }), { 'spec.warehouse.type': /must be one of: snowflake, duckdb/ });
+});
+
 // ApprovalRequest ----------------------------------------------------------------------
 
 function request(status?: Record<string, unknown>): ApprovalRequest {

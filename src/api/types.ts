@@ -83,7 +83,10 @@ export interface MaskingSpec {
 export type GuardrailClass =
   | 'ddl' | 'dml_without_where' | 'dml' | 'copy_into' | 'grant' | 'multi_statement'
   | 'unparsed' | 'session_change' | 'external_access';
-export interface GuardrailsSpec { deny?: GuardrailClass[] }
+export interface GuardrailsSpec {
+  /** Absent: every class is denied (the CRD's default, applied by validateAccessPolicy); [] denies none. */
+  deny?: GuardrailClass[];
+}
 
 export interface ApprovalCondition {
   unmasked?: string[];
@@ -95,11 +98,16 @@ export interface Approver { kind: 'User' | 'Group'; name: string }
 export interface ApprovalSpec {
   requiredWhen?: ApprovalCondition[];
   approvers?: Approver[];
+  /** Distinct approvals needed (default 1). */
   requiredApprovals?: number;
+  /** How long a request and its approval live: 15m, 1h30m, 90s (default 15m). */
   ttl?: string;
 }
 
-export interface AuditSpec { results?: 'masked' | 'digest' | 'none' }
+export interface AuditSpec {
+  /** What of a response the audit record keeps (default masked). */
+  results?: 'masked' | 'digest' | 'none';
+}
 
 export interface AccessPolicySpec {
   warehouse: WarehouseSpec;

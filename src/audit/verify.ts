@@ -40,7 +40,15 @@ export interface VerifyResult {
 
 interface Seen { line: number; record: AuditRecordV1 }
 
-export function verifyAuditLog(text: string): VerifyResult {
+export interface VerifyOptions {
+  /**
+   * Accept a stream whose first record in the log has seq > 0 (a rotated log). Off by default:
+   * a removed first record looks exactly like that, so an auditor must ask for it.
+   */
+  allowTruncatedStart?: boolean;
+}
+
+export function verifyAuditLog(text: string, options: VerifyOptions = {}): VerifyResult {
   const parsed = parseAuditLog(text);
   const byStream = indexByStream(parsed.flatMap((p) => ('record' in p ? [p] : [])));
   const last = new Map<string, Seen>();
@@ -57,7 +65,7 @@ export function verifyAuditLog(text: string): VerifyResult {
     records += 1;
     summarise(summaries, record);
     if (firstBreak) continue; // counting only: after the first break, state means nothing
-    const problem = check(line, record, last.get(record.stream), byStream.get(record.stream)!);
+    const problem = check(line, record, last.get(record.stream), byStream.get(record.stream)!, options);
     if (problem) {
       firstBreak = { line: problem.line ?? line, stream: record.stream, seq: record.seq, problem: problem.text };
     }
@@ -74,6 +82,7 @@ function check(
   record: AuditRecordV1,
   prev: Seen | undefined,
   stream: Map<number, Seen[]>,
+  options: VerifyOptions,
 ): { text: string; line?: number } | undefined {
   const { seq, stream: name } = record;
   const what = `record seq ${seq} of stream ${name}`;
@@ -84,7 +93,10 @@ function check(
     if (seq === 0 && record.prevHash !== GENESIS_HASH) {
       return { text: `${what} should start the chain (prevHash of 64 zeros) but points at an earlier record: it was forged or edited` };
     }
-    return undefined; // seq > 0: the log starts mid-stream; its prevHash is the anchor
+    if (seq > 0 && !options.allowTruncatedStart) {
+      return { text: `stream ${name} starts at seq ${seq}, not 0: the first ${seq} record${seq === 1 ? ' is' : 's are'} missing (removed, or the log was rotated: pass --allow-truncated-start for a log that starts mid-stream)` };
+    }
+    return undefined; // seq > 0 allowed: the log starts mid-stream; its prevHash is the anchor
   }
 
   const prevSeq = prev.record.seq;

@@ -57,8 +57,9 @@ export function buildProgram(): Command {
   audit.command('verify')
     .description('Verify every stream\'s hash chain; exit 1 and name the first broken record if a line was edited, removed or reordered.')
     .argument('<file>', 'audit log file, or - for stdin')
-    .action(async (file: string) => {
-      const r = verifyAuditLog(await readInput(file));
+    .option('--allow-truncated-start', 'accept streams whose first record is not seq 0 (rotated logs); a removed first record then goes unnoticed')
+    .action(async (file: string, o: { allowTruncatedStart?: boolean }) => {
+      const r = verifyAuditLog(await readInput(file), { allowTruncatedStart: !!o.allowTruncatedStart });
       if (r.records === 0) { console.error(`no phigate audit records in ${file}`); process.exitCode = 1; return; }
       if (!r.ok) {
         const b = r.firstBreak!;

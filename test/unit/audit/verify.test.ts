@@ -201,9 +201,16 @@ test('a torn or malformed audit line is a break', () => {
   assert.equal(w.firstBreak!.problem, 'audit record on line 3 is malformed: seq is not a non-negative integer');
 });
 
-test('a log that starts mid-stream (rotation) is accepted and reported as truncated', () => {
+test('a log that starts mid-stream is a break by default: a removed first record looks the same', () => {
   const { lines } = makeLog(10);
-  const v = verifyAuditLog(join(lines.slice(4)));
+  const v = verifyAuditLog(join(lines.slice(1)));
+  assert.equal(v.ok, false);
+  assert.match(v.firstBreak!.problem, /starts at seq 1, not 0: the first 1 record is missing/);
+});
+
+test('with allowTruncatedStart, a rotated log is accepted and reported as truncated', () => {
+  const { lines } = makeLog(10);
+  const v = verifyAuditLog(join(lines.slice(4)), { allowTruncatedStart: true });
   assert.equal(v.ok, true);
   assert.deepEqual(v.perStream[0], {
     stream: 'gw-1', records: 6, firstSeq: 4, lastSeq: 9, head: JSON.parse(lines[9]!).hash, truncatedStart: true,
@@ -225,8 +232,8 @@ test('every single removal, swap, duplication and leaf edit inside a chain is de
   const detected = (mutated: string[], what: string) =>
     assert.equal(verifyAuditLog(join(mutated)).ok, false, what);
 
-  // Removing the first record looks like rotation and the last like a cut end: see verify.ts.
-  for (let i = 1; i < last; i++) detected(lines.filter((_, j) => j !== i), `remove ${i}`);
+  // Removing the last record looks like a cut end: see verify.ts.
+  for (let i = 0; i < last; i++) detected(lines.filter((_, j) => j !== i), `remove ${i}`);
   for (let i = 0; i < last; i++) {
     const m = [...lines];
     [m[i], m[i + 1]] = [m[i + 1]!, m[i]!];
@@ -255,7 +262,8 @@ test('every single removal, swap, duplication and leaf edit inside a chain is de
           // Re-signed into a stream of its own, seq 0 is indistinguishable from a genuine
           // one-record stream (a chain has no outside anchor); what shows is gw-1's cut start.
           const v = verifyAuditLog(join(mutated));
-          assert.equal(v.perStream.find((s) => s.stream === 'gw-1')!.truncatedStart, true);
+          assert.equal(v.ok, false);
+          assert.match(v.firstBreak!.problem, /stream gw-1 starts at seq 1/);
           continue;
         }
         detected(mutated, `edit line ${i} ${path.join('.')} rehash=${rehash}`);

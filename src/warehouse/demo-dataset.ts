@@ -10,8 +10,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
-  DuckDBInstance, DuckDBDateValue, DuckDBDecimalValue, DuckDBTimestampValue,
-  type DuckDBAppender, type DuckDBConnection,
+  DuckDBDataChunk, DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance, DuckDBTimestampValue, DuckDBVector,
+  type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
 import { RESTRICTED_ZIP3 } from './hipaa.ts';
 
@@ -163,27 +163,43 @@ type Cell =
   | { k: 'int'; v: number } | { k: 'str'; v: string } | { k: 'date'; v: number }
   | { k: 'ts'; v: number } | { k: 'cents'; v: number } | null;
 
+/**
+ * Appends rows a data chunk at a time. Appending value by value costs a native call and a
+ * DuckDB Value per cell (seconds for this dataset); filling vectors and appending whole
+ * chunks is several times faster.
+ */
 async function appendAll(conn: DuckDBConnection, table: string, rows: Iterable<Cell[]>): Promise<void> {
   const app = await conn.createAppender(table, 'main');
   try {
+    const types = Array.from({ length: app.columnCount }, (_, i) => app.columnType(i));
+    const size = DuckDBVector.standardSize();
+    let columns: DuckDBValue[][] = types.map(() => []);
+    const flush = () => {
+      const n = columns[0]?.length ?? 0;
+      if (n === 0) return;
+      const chunk = DuckDBDataChunk.create(types, n);
+      columns.forEach((values, i) => chunk.setColumnValues(i, values));
+      app.appendDataChunk(chunk);
+      columns = types.map(() => []);
+    };
     for (const row of rows) {
-      for (const cell of row) appendCell(app, cell);
-      app.endRow();
+      row.forEach((cell, i) => (columns[i] as DuckDBValue[]).push(toValue(cell)));
+      if ((columns[0]?.length ?? 0) === size) flush();
     }
+    flush();
     app.flushSync();
   } finally {
     app.closeSync();
   }
 }
 
-function appendCell(app: DuckDBAppender, c: Cell): void {
-  if (c === null) return app.appendNull();
+function toValue(c: Cell): DuckDBValue {
+  if (c === null) return null;
   switch (c.k) {
-    case 'int': return app.appendInteger(c.v);
-    case 'str': return app.appendVarchar(c.v);
-    case 'date': return app.appendDate(new DuckDBDateValue(c.v));
-    case 'ts': return app.appendTimestamp(new DuckDBTimestampValue(BigInt(c.v)));
-    case 'cents': return app.appendDecimal(new DuckDBDecimalValue(BigInt(c.v), 10, 2));
+    case 'int': case 'str': return c.v;
+    case 'date': return new DuckDBDateValue(c.v);
+    case 'ts': return new DuckDBTimestampValue(BigInt(c.v));
+    case 'cents': return new DuckDBDecimalValue(BigInt(c.v), 10, 2);
   }
 }
 

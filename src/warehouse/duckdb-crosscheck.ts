@@ -28,6 +28,9 @@ const ROOT_NODES = new Set(['SELECT_NODE', 'SET_OPERATION_NODE']);
 /** FROM elements that hold only other FROM elements, subqueries or expressions. */
 const CONTAINER_REFS = new Set(['JOIN', 'SUBQUERY', 'EXPRESSION_LIST', 'EMPTY']);
 
+/** Types that are table references whatever other keys they carry. */
+const TABLE_REF_TYPES = new Set(['BASE_TABLE', 'TABLE_FUNCTION', 'JOIN', 'SUBQUERY', 'EXPRESSION_LIST', 'EMPTY', 'PIVOT', 'SHOW_REF']);
+
 const fold = (s: string): string => s.toUpperCase();
 const isObj = (v: Json | undefined): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: Json | undefined): string => (typeof v === 'string' ? v : '');
@@ -72,10 +75,20 @@ export function checkDuckDBParse(parsed: unknown, expect: RewriteExpectation, de
 /** What DuckDB resolves omitted name parts against on a fresh connection. */
 export interface EngineDefaults { database: string; schema: string }
 
+/** Objects of a given `type` anywhere in the tree, whatever their position. */
+function countType(v: Json, type: string): number {
+  if (Array.isArray(v)) return v.reduce<number>((n, x) => n + countType(x, type), 0);
+  if (!isObj(v)) return 0;
+  let n = v.type === type && !('class' in v) ? 1 : 0;
+  for (const child of Object.values(v)) n += countType(child, type);
+  return n;
+}
+
 class Walker {
   private readonly projections = new Map<number, CatalogTable>();
   private readonly ctes = new Map<number, string>();
   private readonly seen = new Set<number>();
+  private checked = 0;
 
   constructor(private readonly expect: RewriteExpectation, private readonly defaults: EngineDefaults) {
     for (const p of expect.projectionTables) this.projections.set(p.start, p.table);
@@ -84,6 +97,12 @@ class Walker {
 
   run(root: Obj): void {
     this.visit(root, new Scope());
+    // Belt and braces: the structured walk must have checked every table reference in the
+    // tree. One it did not reach (a shape this code does not know) fails the check.
+    const [bases, functions] = [countType(root, 'BASE_TABLE'), countType(root, 'TABLE_FUNCTION')];
+    if (bases !== this.checked || functions !== 0) {
+      throw new EngineDisagreement('DuckDB reads table references where phigate cannot follow them');
+    }
     for (const p of this.expect.projectionTables) {
       if (!this.seen.has(p.start)) {
         throw new EngineDisagreement(`DuckDB does not read table ${p.table.name} at offset ${p.start} where the rewrite placed it`);
@@ -97,7 +116,7 @@ class Walker {
     const type = v.type;
     if (typeof type === 'string' && !('class' in v)) {
       if (type.endsWith('_NODE')) return this.visitQuery(v, type, scope);
-      if ('alias' in v && 'query_location' in v) return this.visitTableRef(v, type, scope);
+      if (TABLE_REF_TYPES.has(type) || ('alias' in v && 'query_location' in v)) return this.visitTableRef(v, type, scope);
     }
     for (const child of Object.values(v)) this.visit(child, scope);
   }
@@ -133,6 +152,7 @@ class Walker {
   }
 
   private checkBaseTable(ref: Obj, scope: Scope): void {
+    this.checked++;
     const at = location(ref.query_location);
     if (at === undefined) throw new EngineDisagreement('DuckDB reads a table reference without a position');
     if (ref.at_clause !== null && ref.at_clause !== undefined) {

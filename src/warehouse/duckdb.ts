@@ -215,9 +215,17 @@ class DuckDBWarehouse implements Warehouse {
     const types = result.columnTypes();
     const columns = names.map((n, i) => resultColumn(n, types[i]!));
     const encoders = types.map(cellEncoder);
+    let iterated = false;
     return {
       columns,
-      chunks: { [Symbol.asyncIterator]: () => streamRows(run, result, encoders, opts.maxRows) },
+      chunks: {
+        [Symbol.asyncIterator]: () => {
+          // One result, one reader: a second iterator would steal the first one's chunks.
+          if (iterated) throw new Error('a statement result can be read only once');
+          iterated = true;
+          return streamRows(run, result, encoders, opts.maxRows);
+        },
+      },
       cancel: () => run.cancel(),
     };
   }

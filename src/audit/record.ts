@@ -63,7 +63,7 @@ export interface PolicyRef {
 /** The statement as the agent sent it, and what the analyser found in it. */
 export interface StatementFacts {
   sql: string;
-  /** Hash of the normalised statement (literals removed); null if it could not be parsed. */
+  /** Hex SHA-256 of the exact statement text (approvals bind to it); null when there was no statement. */
   fingerprint: string | null;
   /** Statement kind; null if it could not be parsed. */
   kind: StatementKind | null;

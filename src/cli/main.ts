@@ -7,6 +7,8 @@ import { createLogger } from './log.ts';
 import { verifyAuditLog } from '../audit/verify.ts';
 import { listSessions, replaySession } from '../audit/replay.ts';
 import { DEMO_TOKENS, printDemoBanner } from './demo.ts';
+import { addMcpCommand } from './mcp.ts';
+import { addApprovalCommands } from './approvals.ts';
 
 const port = (v: string) => {
   const n = Number(v);
@@ -52,6 +54,10 @@ export function buildProgram(): Command {
       const gw = await runGateway({ files: [policy], port: o.port, host: o.host, tokens: DEMO_TOKENS, cacheDir: o.cacheDir, log });
       if (gw) printDemoBanner(gw.url);
     });
+
+  addApprovalCommands(program);
+
+  addMcpCommand(program);
 
   const audit = program.command('audit').description('Check and read audit logs (JSON lines, e.g. from kubectl logs).');
   audit.command('verify')

@@ -8,9 +8,14 @@ import type { Authenticator } from './auth.ts';
 import { bearerToken } from './auth.ts';
 import { GatewayError, badRequest, unauthenticated, CODES } from './errors.ts';
 import { MAX_BODY, sqlApiRouter, sessionFor, agentOf } from './sqlapi.ts';
+import { mcpRouter } from './mcp.ts';
+import type { FrontEnd } from '../audit/record.ts';
+import { approvalsRouter } from './approvals-api.ts';
+import type { ApprovalService } from '../approvals/service.ts';
 
 export interface AppDeps {
   pipeline: Pipeline;
+  approvals: ApprovalService;
   metrics: Metrics;
   authenticate: Authenticator;
   log: Logger;
@@ -23,6 +28,12 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // Request log at debug level: method, path, status, time; never headers or bodies.
+  app.use((req, res, next) => {
+    const t0 = performance.now();
+    res.on('close', () => log.debug(`${req.method} ${req.path} ${res.statusCode}${res.writableFinished ? '' : ' (connection closed early)'} ${(performance.now() - t0).toFixed(1)}ms`));
+    next();
+  });
   app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok'); });
   app.get('/readyz', (_req, res) => {
     if (deps.ready()) res.type('text/plain').send('ready');
@@ -33,13 +44,14 @@ export function createApp(deps: AppDeps) {
   });
 
   // Authenticate before reading the body: an unauthenticated caller gets 401 whatever it sent.
-  const authn = async (req: Request, res: Response, next: NextFunction) => {
+  const authnFor = (frontEnd: FrontEnd) => async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.frontEnd = frontEnd;
     try {
       const token = bearerToken(req.get('authorization'));
       const id = token ? await deps.authenticate(token) : null;
       if (!id || !token) {
         const err = unauthenticated(token ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
-        pipeline.auditRejected({ frontEnd: 'sqlapi', identity: null, agent: agentOf(req), session: null, sql: '', error: err, outcome: 'unauthenticated' });
+        pipeline.auditRejected({ frontEnd, identity: null, agent: agentOf(req), session: null, sql: '', error: err, outcome: 'unauthenticated' });
         res.status(401).set('WWW-Authenticate', 'Bearer realm="phigate"').json(err.toBody());
         return;
       }
@@ -50,9 +62,12 @@ export function createApp(deps: AppDeps) {
       next(e);
     }
   };
+  const authn = authnFor('sqlapi');
 
   app.use('/api/v2', authn, express.json({ limit: MAX_BODY, type: () => true }));
-  app.use(sqlApiRouter(pipeline, log));
+  app.use(sqlApiRouter(pipeline, deps.approvals, log));
+  app.use('/mcp', authnFor('mcp'), mcpRouter(pipeline, log));
+  app.use('/api/v1/approvals', authn, express.json({ limit: '64kb', type: () => true }), approvalsRouter(deps.approvals));
 
   // Body-parser failures (malformed JSON, too large) and anything unexpected end here.
   app.use((err: any, req: Request, res: Response, _next: NextFunction) => {
@@ -65,7 +80,7 @@ export function createApp(deps: AppDeps) {
       e = new GatewayError(500, CODES.internal, 'internal', 'internal gateway error');
     }
     if (res.locals.identity) {
-      pipeline.auditRejected({ frontEnd: 'sqlapi', identity: res.locals.identity, agent: agentOf(req), session: res.locals.session ?? null, sql: '', error: e, outcome: e.status >= 500 ? 'error' : 'denied' });
+      pipeline.auditRejected({ frontEnd: res.locals.frontEnd ?? 'sqlapi', identity: res.locals.identity, agent: agentOf(req), session: res.locals.session ?? null, sql: '', error: e, outcome: e.status >= 500 ? 'error' : 'denied' });
     }
     if (!res.headersSent) res.status(e.status).json(e.toBody());
   });

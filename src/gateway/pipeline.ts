@@ -18,6 +18,11 @@ import { ALL_DETECTORS } from '../masking/detectors.ts';
 import { CODES, GatewayError, forbidden, unanalysable, internalError } from './errors.ts';
 import { subjectMatches, type Identity } from './identity.ts';
 import { LruCache } from './lru.ts';
+import type { ApprovalService } from '../approvals/service.ts';
+import type { ApprovalRequest } from '../api/types.ts';
+import type { ExecutionBinding } from '../approvals/validation.ts';
+import type { StatementApproval } from '../audit/record.ts';
+import { lex, significant } from '../sql/lexer.ts';
 
 export interface ServedPolicy { compiled: CompiledPolicy; warehouse: Warehouse }
 
@@ -32,7 +37,14 @@ export interface StatementRequest {
   agent: string | null;
   session: string;
   signal?: AbortSignal;
+  /** `namespace/name` of the approval this request executes under (polling a pending handle). */
+  approvalRef?: { namespace: string; name: string };
 }
+
+/** A statement either ran (rows went to the sink) or waits for a reviewer. */
+export type RunOutcome =
+  | { kind: 'done'; statementId: string }
+  | { kind: 'pending'; statementId: string; approval: ApprovalRequest };
 
 /** Where rows go; the front end turns them into its wire format. */
 export interface ResultSink {
@@ -54,10 +66,13 @@ interface Plan {
 }
 
 const MAX_AUDIT_SQL = 64 * 1024;
+/** Stands in the audit record for a value an approval let the agent see unmasked. */
+export const UNMASKED_PLACEHOLDER = '[UNMASKED BY APPROVAL]';
 const MAX_AUDIT_ROWS = 100;
 const DEFAULT_TIMEOUT_SEC = 600;
 
-export const fingerprint = (sql: string) => createHash('sha256').update(sql.trim()).digest('hex');
+/** SHA-256 of the exact text: an approval binds to the byte-identical statement. */
+export const fingerprint = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
 /** The SQL as audited: value detectors applied (an agent may type PHI into a literal), capped. */
 export function auditSql(sql: string): string {
@@ -72,6 +87,7 @@ export class Pipeline {
     private readonly policies: () => ServedPolicy[],
     private readonly audit: AuditWriter,
     private readonly metrics: Metrics,
+    private readonly approvals: ApprovalService,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
@@ -95,14 +111,15 @@ export class Pipeline {
   }
 
   /** Run one statement end to end, streaming rows to `sink`. Throws GatewayError on a stop. */
-  async run(req: StatementRequest, sink: ResultSink): Promise<void> {
+  async run(req: StatementRequest, sink: ResultSink): Promise<RunOutcome> {
     const t0 = this.clock();
     const statementId = randomUUID();
     let served: ServedPolicy | undefined;
     let plan: Plan | undefined;
     let facts: StatementFacts | undefined;
+    let approval: StatementApproval | null = null;
     const record = (outcome: Outcome, decision: Omit<AuditDecision, 'outcome'>, status: number) => {
-      this.writeStatement({ req, statementId, served, facts: plan?.facts ?? facts, outcome, decision, masking: plan?.masking, decisionMs: this.clock() - t0, status });
+      this.writeStatement({ req, statementId, served, facts: plan?.facts ?? facts, outcome, decision, masking: plan?.masking, decisionMs: this.clock() - t0, status, approval });
     };
     try {
       served = this.selectPolicy(req.identity, req.role);
@@ -115,13 +132,27 @@ export class Pipeline {
       throw err;
     }
     this.metrics.decisionSeconds.observe((this.clock() - t0) / 1000);
-    if (plan.permit.outcome === 'pending_approval') {
-      // Approvals arrive with the approvals issue; until then such statements are refused.
-      const err = forbidden('approval_required', `this statement needs approval (${plan.permit.approvalReasons.join('; ')})`);
-      record('denied', { rules: [err.rule], reason: err.message, code: err.rule }, 403);
+    let outcome: Outcome = plan.permit.outcome;
+    try {
+      const reasons = [...plan.permit.approvalReasons, ...(await this.rowsOverReasons(served, plan))];
+      if (reasons.length || req.approvalRef) {
+        const waiting = await this.approve(req, served, plan, reasons, statementId);
+        if (waiting) {
+          approval = { name: waiting.metadata.name, phase: 'Pending' };
+          record('pending_approval', { rules: reasons.map((r) => `approval:${r}`), reason: `waiting for approval ${waiting.metadata.name}: ${reasons.join('; ')}` }, 202);
+          this.metrics.statements.inc({ outcome: 'pending_approval', front_end: req.frontEnd });
+          return { kind: 'pending', statementId, approval: waiting };
+        }
+        approval = { name: req.approvalRef?.name ?? '', phase: 'Executed' };
+        if (outcome === 'pending_approval') outcome = plan.masking.columns.length ? 'masked' : 'allowed';
+      }
+    } catch (e) {
+      const err = toGatewayError(e);
+      this.metrics.denials.inc({ rule: err.rule });
+      record(err.status >= 500 ? 'error' : 'denied', { rules: [err.rule], reason: err.message, code: err.rule }, err.status);
+      this.metrics.statements.inc({ outcome: err.status >= 500 ? 'error' : 'denied', front_end: req.frontEnd });
       throw err;
     }
-    const outcome: Outcome = plan.permit.outcome;
     let stream;
     try {
       stream = await served.warehouse.execute(plan.rewrittenSql, {
@@ -147,6 +178,53 @@ export class Pipeline {
     }
     this.metrics.statements.inc({ outcome, front_end: req.frontEnd });
     await this.stream(req, served, plan, stream, sink, statementId, t0);
+    return { kind: 'done', statementId };
+  }
+
+  /**
+   * Claim an approval for this statement (the one named when polling, else an approved unused
+   * one for the same requester, policy and text), or return the request it now waits on.
+   */
+  private async approve(req: StatementRequest, served: ServedPolicy, plan: Plan, reasons: string[], statementId: string): Promise<ApprovalRequest | null> {
+    const policy = served.compiled;
+    const binding: ExecutionBinding = { user: req.identity.user, policy: policy.ref.name, fingerprint: fingerprint(req.sql), unmask: [...plan.permit.unmask].map((k) => displayColumn(policy, k)) };
+    if (req.approvalRef) {
+      if (req.approvalRef.namespace !== policy.ref.namespace) throw forbidden('approval_mismatch', `${req.approvalRef.name} belongs to another namespace`);
+      await this.approvals.claim(req.approvalRef.namespace, req.approvalRef.name, binding, statementId, req.session);
+      return null;
+    }
+    const ready = await this.approvals.findApproved(policy, binding);
+    if (ready) {
+      await this.approvals.claim(policy.ref.namespace, ready.metadata.name, binding, statementId, req.session);
+      req.approvalRef = { namespace: policy.ref.namespace, name: ready.metadata.name };
+      return null;
+    }
+    const { request } = await this.approvals.request({
+      policy,
+      requester: { user: req.identity.user, groups: req.identity.groups, session: req.session },
+      statement: {
+        sql: req.sql, auditSql: auditSql(req.sql), fingerprint: binding.fingerprint, kind: plan.facts.kind,
+        tables: tableNames(plan.facts), columns: plan.facts.columns.map((c) => displayColumn(policy, c)), unmask: binding.unmask,
+      },
+      reasons,
+      justification: req.justification,
+      statementId,
+    });
+    return request;
+  }
+
+  /**
+   * rowsOver: count the statement's rows up to N+1 before running it (the masked rewrite,
+   * wrapped in a bounded count), so the cost is at most one partial extra execution.
+   */
+  private async rowsOverReasons(served: ServedPolicy, plan: Plan): Promise<string[]> {
+    const limits = served.compiled.approval.requiredWhen.flatMap((c) => (c.rowsOver !== undefined ? [c.rowsOver] : []));
+    if (limits.length === 0) return [];
+    const n = Math.min(...limits);
+    const stream = await served.warehouse.execute(`SELECT COUNT(*) FROM (SELECT 1 FROM (\n${withoutTrailingSemicolon(plan.rewrittenSql)}\n) AS phigate_q LIMIT ${n + 1}) AS phigate_c`, { maxRows: 1, timeoutMs: 60_000 });
+    let count = 0;
+    for await (const chunk of stream.chunks) for (const row of chunk) count = Number(row[0]);
+    return count > n ? [`rowsOver ${n}`] : [];
   }
 
   private async plan(req: StatementRequest, served: ServedPolicy, onFacts: (f: StatementFacts) => void): Promise<Plan> {
@@ -201,6 +279,7 @@ export class Pipeline {
     const aligned = cols.length === plan.scan.length;
     const scanIdx = cols.map((c, i) => c.textual && (!aligned || plan.scan[i]!)).flatMap((b, i) => (b ? [i] : []));
     const maskedIdx = aligned ? plan.masked.flatMap((b, i) => (b ? [i] : [])) : [];
+    const exemptIdx = aligned ? plan.scan.flatMap((b, i) => (b ? [] : [i])) : [];
     const detectors = policy.detectors;
     const digest = createHash('sha256');
     const kept: (string | null)[][] = [];
@@ -226,7 +305,10 @@ export class Pipeline {
           }
           for (const i of maskedIdx) if (row[i] != null) ruleCells++;
           if (policy.auditResults !== 'none') digest.update(JSON.stringify(row)).update('\n');
-          if (policy.auditResults === 'masked' && kept.length < MAX_AUDIT_ROWS) kept.push(row);
+          if (policy.auditResults === 'masked' && kept.length < MAX_AUDIT_ROWS) {
+            // Values an approval showed in clear went to the agent, never to the audit log.
+            kept.push(exemptIdx.length ? row.map((v, i) => (v !== null && exemptIdx.includes(i) ? UNMASKED_PLACEHOLDER : v)) : row);
+          }
         }
         rows += chunk.length;
         await sink.rows(chunk);
@@ -279,7 +361,7 @@ export class Pipeline {
 
   private writeStatement(a: {
     req: StatementRequest; statementId: string; served?: ServedPolicy; facts?: StatementFacts; outcome: Outcome;
-    decision: Omit<AuditDecision, 'outcome'>; masking?: Masking; decisionMs: number; status: number;
+    decision: Omit<AuditDecision, 'outcome'>; masking?: Masking; decisionMs: number; status: number; approval: StatementApproval | null;
   }): void {
     const policy = a.served?.compiled;
     const ref: PolicyRef | null = policy ? { ...policy.ref } : null;
@@ -294,16 +376,27 @@ export class Pipeline {
         sql: auditSql(a.req.sql),
         fingerprint: fingerprint(a.req.sql),
         kind: a.facts?.kind ?? null,
-        tables: (a.facts?.tables ?? []).map((t) => `${t.table.database}.${t.table.schema}.${t.table.name}`.toUpperCase()).filter((v, i, arr) => arr.indexOf(v) === i),
+        tables: a.facts ? tableNames(a.facts) : [],
         columns: (a.facts?.columns ?? []).map((c) => (policy ? displayColumn(policy, c) : c)),
       },
       decision: { outcome: a.outcome, ...a.decision },
       masking: a.masking ?? { columns: [], strategies: {} },
-      approval: null,
+      approval: a.approval,
       decisionMs: Math.round(a.decisionMs * 1000) / 1000,
       http: { status: a.status },
     });
   }
+}
+
+function tableNames(facts: StatementFacts): string[] {
+  return [...new Set(facts.tables.map((t) => `${t.table.database}.${t.table.schema}.${t.table.name}`.toUpperCase()))];
+}
+
+/** The text up to its last meaningful token, without a final `;` (it is about to be wrapped). */
+function withoutTrailingSemicolon(sql: string): string {
+  const sig = significant(lex(sql));
+  const last = sig[sig.length - 1];
+  return last && last.type === 'symbol' && last.text === ';' ? sql.slice(0, last.start) : sql;
 }
 
 function reasonFor(plan: Plan, policy: CompiledPolicy): string {

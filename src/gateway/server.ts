@@ -15,6 +15,8 @@ import { staticTokenAuthenticator } from './auth.ts';
 import { createApp } from './http.ts';
 import { Pipeline, type ServedPolicy } from './pipeline.ts';
 import { readTokenFile, type TokenIdentity } from './tokenfile.ts';
+import { ApprovalService } from '../approvals/service.ts';
+import { MemoryApprovalStore } from '../approvals/store.ts';
 
 export interface GatewayOptions {
   files: string[];
@@ -54,10 +56,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const audit = new AuditWriter({ stream: opts.auditStream ?? defaultStreamName(), sink: opts.auditSink });
   let served: ServedPolicy[] = [];
   let ready = false;
-  const pipeline = new Pipeline(() => served, audit, metrics);
-  const app = createApp({ pipeline, metrics, authenticate: staticTokenAuthenticator(tokens), log, ready: () => ready });
+  // Standalone approvals live in memory: a restart forgets pending requests (they fail closed).
+  const approvals = new ApprovalService(new MemoryApprovalStore(), audit, metrics);
+  const sweeper = setInterval(() => { approvals.sweep().catch((e) => log.error(`approval expiry sweep failed: ${String(e)}`)); }, 1000);
+  sweeper.unref();
+  const pipeline = new Pipeline(() => served, audit, metrics, approvals);
+  const app = createApp({ pipeline, approvals, metrics, authenticate: staticTokenAuthenticator(tokens), log, ready: () => ready });
   const server = createServer(app);
   server.requestTimeout = 0; // long statements and approvals; the statement timeout governs
+  // Agents poll pending statements over kept-alive connections; closing idle ones after Node's
+  // 5 s default races clients that reuse them (the usual load-balancer advice: > 60 s).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
@@ -96,8 +106,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   return {
     url, server, metrics, loaded,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
+      clearInterval(sweeper);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
       for (const wh of warehouses.values()) await wh.close();
     },
   };

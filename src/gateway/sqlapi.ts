@@ -4,7 +4,10 @@
 import { randomUUID, createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { ResultColumn } from '../warehouse/types.ts';
-import type { Pipeline } from './pipeline.ts';
+import type { Pipeline, StatementRequest } from './pipeline.ts';
+import type { ApprovalService } from '../approvals/service.ts';
+import type { ApprovalRequest } from '../api/types.ts';
+import { describeApprovers } from '../approvals/validation.ts';
 import type { Identity } from './identity.ts';
 import { CODES, GatewayError, badRequest, internalError } from './errors.ts';
 import { LruCache } from './lru.ts';
@@ -14,7 +17,10 @@ export const MAX_BODY = '1mb';
 
 interface HandleState {
   owner: string;
-  state: 'running' | 'done' | 'failed';
+  state: 'running' | 'done' | 'failed' | 'pending';
+  /** For a pending statement: what to run once approved, and under which approval. */
+  request?: StatementRequest;
+  approval?: { namespace: string; name: string };
   createdOn: number;
   numRows?: number;
   rowType?: ReturnType<typeof rowType>;
@@ -75,9 +81,76 @@ export function agentOf(req: Request): string | null {
   return ua ? ua.slice(0, 200) : null;
 }
 
-export function sqlApiRouter(pipeline: Pipeline, log: Logger) {
+/** The 202 body for a statement waiting on a reviewer: what is awaited and how to go on. */
+export function pendingBody(handle: string, a: ApprovalRequest) {
+  const name = a.metadata.name;
+  return {
+    code: CODES.pending,
+    message: `Waiting for approval ${name}: ${a.spec.reasons.join('; ')}. ${a.spec.requiredApprovals} approval(s) needed from ${describeApprovers(a.spec.approvers)} `
+      + `(phigate approve ${name} --reason TEXT). Poll statementStatusUrl: once approved it runs this statement once; it expires at ${a.spec.expiresAt}.`,
+    statementHandle: handle,
+    statementStatusUrl: `/api/v2/statements/${handle}`,
+    approvalRequest: name,
+    approval: {
+      name, namespace: a.metadata.namespace, phase: a.status?.phase ?? 'Pending', reasons: a.spec.reasons,
+      approvers: a.spec.approvers, requiredApprovals: a.spec.requiredApprovals, approvals: (a.status?.reviews ?? []).filter((r) => r.decision === 'Approved').length,
+      expiresAt: a.spec.expiresAt,
+    },
+  };
+}
+
+export function sqlApiRouter(pipeline: Pipeline, approvals: ApprovalService, log: Logger) {
   const router = express.Router();
   const handles = new LruCache<string, HandleState>(10_000);
+
+  /** Run through the pipeline and answer: rows (streamed), 202 pending, or the error. */
+  async function execute(req: Request, res: Response, handle: string, state: HandleState, sreq: StatementRequest) {
+    const abort = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+    let started = false;
+    let first = true;
+    const write = (chunk: string) => new Promise<void>((resolve) => {
+      if (res.write(chunk)) resolve(); else res.once('drain', resolve);
+    });
+    try {
+      const outcome = await pipeline.run({ ...sreq, signal: abort.signal }, {
+        start(cols) {
+          started = true;
+          state.state = 'running';
+          state.rowType = rowType(cols);
+          res.status(200).type('application/json');
+          res.write(`{"code":"${CODES.success}","sqlState":"00000","message":"Statement executed successfully.","statementHandle":"${handle}","statementStatusUrl":"/api/v2/statements/${handle}","createdOn":${state.createdOn},"data":[`);
+        },
+        async rows(rows) {
+          let text = '';
+          for (const r of rows) { text += first ? JSON.stringify(r) : `,${JSON.stringify(r)}`; first = false; }
+          if (text) await write(text);
+        },
+        end(summary) {
+          state.numRows = summary.rows;
+          if (!summary.complete) return;
+          state.state = 'done';
+          res.end(`],"resultSetMetaData":${JSON.stringify({ numRows: summary.rows, format: 'jsonv2', partitionInfo: [{ rowCount: summary.rows }], rowType: state.rowType })}}`);
+        },
+      });
+      if (outcome.kind === 'pending') {
+        const a = outcome.approval;
+        Object.assign(state, { state: 'pending', request: sreq, approval: { namespace: a.metadata.namespace!, name: a.metadata.name } });
+        res.status(202).json(pendingBody(handle, a));
+      }
+    } catch (e) {
+      const err = e instanceof GatewayError ? e : internalError();
+      if (!(e instanceof GatewayError)) log.error('statement failed', { error: String((e as Error)?.name ?? e) });
+      state.state = 'failed';
+      state.error = err;
+      if (started) {
+        // Headers are gone: cut the connection so the client sees a broken, not a short, result.
+        res.destroy();
+        return;
+      }
+      res.status(err.status).json(err.toBody({ statementHandle: handle }));
+    }
+  }
 
   router.post('/api/v2/statements', async (req: Request, res: Response) => {
     const id = res.locals.identity as Identity;
@@ -95,65 +168,37 @@ export function sqlApiRouter(pipeline: Pipeline, log: Logger) {
     const handle = randomUUID();
     const state: HandleState = { owner: id.user, state: 'running', createdOn: Date.now() };
     handles.set(handle, state);
-    const abort = new AbortController();
-    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
-    let started = false;
-    const write = (chunk: string) => new Promise<void>((resolve) => {
-      if (res.write(chunk)) resolve(); else res.once('drain', resolve);
+    await execute(req, res, handle, state, {
+      identity: id, sql: body.statement, role: body.role, unmask: body.unmask, justification: body.justification,
+      timeoutSec: body.timeout || undefined, frontEnd: 'sqlapi', agent, session,
     });
-    try {
-      let first = true;
-      await pipeline.run({
-        identity: id, sql: body.statement, role: body.role, unmask: body.unmask, justification: body.justification,
-        timeoutSec: body.timeout || undefined, frontEnd: 'sqlapi', agent, session, signal: abort.signal,
-      }, {
-        start(cols) {
-          started = true;
-          state.rowType = rowType(cols);
-          res.status(200).type('application/json');
-          res.write(`{"code":"${CODES.success}","sqlState":"00000","message":"Statement executed successfully.","statementHandle":"${handle}","statementStatusUrl":"/api/v2/statements/${handle}","createdOn":${state.createdOn},"data":[`);
-        },
-        async rows(rows) {
-          let text = '';
-          for (const r of rows) { text += first ? JSON.stringify(r) : `,${JSON.stringify(r)}`; first = false; }
-          if (text) await write(text);
-        },
-        end(summary) {
-          state.numRows = summary.rows;
-          if (!summary.complete) return;
-          state.state = 'done';
-          res.end(`],"resultSetMetaData":${JSON.stringify({ numRows: summary.rows, format: 'jsonv2', partitionInfo: [{ rowCount: summary.rows }], rowType: state.rowType })}}`);
-        },
-      });
-    } catch (e) {
-      const err = e instanceof GatewayError ? e : internalError();
-      if (!(e instanceof GatewayError)) log.error('statement failed', { error: String((e as Error)?.name ?? e) });
-      state.state = 'failed';
-      state.error = err;
-      if (started) {
-        // Headers are gone: cut the connection so the client sees a broken, not a short, result.
-        res.destroy();
-        return;
-      }
-      res.status(err.status).json(err.toBody({ statementHandle: handle }));
-    }
   });
 
-  router.get('/api/v2/statements/:handle', (req: Request, res: Response) => {
+  router.get('/api/v2/statements/:handle', async (req: Request, res: Response) => {
     const id = res.locals.identity as Identity;
-    const h = handles.get(String(req.params.handle));
+    const handle = String(req.params.handle);
+    const h = handles.get(handle);
     // Another user's handle is indistinguishable from an unknown one.
     if (!h || h.owner !== id.user) {
       res.status(404).json(new GatewayError(404, CODES.notFound, 'not_found', 'no statement with this handle for this user').toBody());
       return;
     }
-    if (h.state === 'failed' && h.error) { res.status(h.error.status).json(h.error.toBody({ statementHandle: req.params.handle })); return; }
+    if (h.state === 'pending' && h.approval && h.request) {
+      const a = await approvals.get(h.approval.namespace, h.approval.name);
+      if (a && (a.status?.phase ?? 'Pending') === 'Pending') { res.status(202).json(pendingBody(handle, a)); return; }
+      // Decided (or gone): the pipeline judges the approval, claims it once, runs, and audits.
+      const sreq = { ...h.request, approvalRef: h.approval, agent: agentOf(req) ?? h.request.agent };
+      h.state = 'running';
+      await execute(req, res, handle, h, sreq);
+      return;
+    }
+    if (h.state === 'failed' && h.error) { res.status(h.error.status).json(h.error.toBody({ statementHandle: handle })); return; }
     if (h.state === 'running') {
-      res.status(202).json({ code: CODES.pending, message: 'Statement is still running.', statementHandle: req.params.handle, statementStatusUrl: `/api/v2/statements/${req.params.handle}` });
+      res.status(202).json({ code: CODES.pending, message: 'Statement is still running.', statementHandle: handle, statementStatusUrl: `/api/v2/statements/${handle}` });
       return;
     }
     res.status(410).json(new GatewayError(410, CODES.gone, 'result_not_kept',
-      `the statement completed with ${h.numRows ?? 0} rows, streamed in its response; phigate keeps no results, so run the statement again to read them`).toBody({ statementHandle: req.params.handle }));
+      `the statement completed with ${h.numRows ?? 0} rows, streamed in its response; phigate keeps no results, so run the statement again to read them`).toBody({ statementHandle: handle }));
   });
 
   return router;

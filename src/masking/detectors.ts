@@ -10,11 +10,15 @@
 //   leftmost-longest pick the same span. With no word boundaries available, a sqlPattern
 //   over-matches (it may mask a card-shaped run inside a longer number, or swallow the label
 //   before a labelled value): masking too much is the safe direction in the engine.
+//   Use with every occurrence replaced: DuckDB regexp_replace(s, p, r, 'g'); Snowflake
+//   REGEXP_REPLACE(s, p, r) replaces all by default.
 // - `pattern`, a global JS RegExp for the gateway's second scan of result cells. It may use
 //   lookaround and \b, so it is precise: digit groups must not be glued to other word
 //   characters or continue a dash/dot-joined number, and a label (SSN:, ZIP, Phone:) is kept
 //   in the output via lookbehind, only the value being replaced. `validate` narrows further
-//   (Luhn for cards, node:net for IPv6).
+//   (Luhn for cards, node:net for IPv6). Every repetition next to a label or whitespace is
+//   bounded ({0,3}, not *) and label lookbehinds sit behind a cheap (?=\d) guard: an unbounded
+//   lookbehind ran in cubic time on long whitespace runs.
 //
 // Precedence (ALL_DETECTORS order, most specific container first). Both layers apply detectors
 // one after another in this order, each over the previous one's output, so a span claimed by an
@@ -28,8 +32,10 @@
 //   7. ip           dotted quad / IPv6, before date (both are digit-punctuation runs)
 //   8. date
 //   9. zip          lowest confidence; only with a state abbreviation or a ZIP label
-// Replacement tokens contain none of [0-9@:], which every match contains at least one of, so a
-// replacement can never be (part of) a later match and re-scanning converges.
+// Replacement tokens contain none of [0-9@:], while every match contains one of them: a token is
+// never matched on its own, and every hit strictly removes one of those characters, so the
+// gateway's re-scan until nothing changes (scan.ts) terminates. Note: a precedence order only
+// ranks the detectors that a policy selects (without url, a phone inside a URL is masked).
 
 import { isIPv6 } from 'node:net';
 import type { DetectorName } from '../api/types.ts';
@@ -75,12 +81,12 @@ function js(parts: string[], flags: string): RegExp {
 // --- ssn -------------------------------------------------------------------------------------
 // ddd-dd-dddd / ddd dd dddd anywhere; a bare 9-digit run only right after an SSN label (bare
 // 9-digit numbers are too common: zip+4 without dash, order numbers).
-const SSN_LABEL_JS = String.raw`\b(?:ssn|social\s+security(?:\s+(?:number|no\b\.?))?)(?:\s*(?:#|no\b\.?|number|is))?[\s:#=-]{0,4}`;
+const SSN_LABEL_JS = String.raw`\b(?:ssn|social\s{1,3}security(?:\s{1,3}(?:number|no\b\.?))?)(?:\s{0,3}(?:#|no\b\.?|number|is))?[\s:#=-]{0,4}`;
 const ssn: Detector = {
   name: 'ssn',
   pattern: js([
     String.raw`${JS_L}(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})${JS_R}`,
-    String.raw`(?<=${SSN_LABEL_JS})\d{9}${JS_R}`,
+    String.raw`(?=\d)(?<=${SSN_LABEL_JS})\d{9}${JS_R}`,
   ], 'gi'),
   // The label alternative consumes the label (no capture groups in the replacement) and allows
   // any short non-digit gap after it: over-matching, which is fine in the engine.
@@ -97,12 +103,12 @@ const ssn: Detector = {
 // a bare 10-digit run only after a phone label. Numbers without an area code are not matched
 // (7 digits alone collide with too much).
 const PHONE_BODY_JS = String.raw`(?:\(\d{3}\) ?\d{3}[-. ]|\d{3}-\d{3}-|\d{3}\.\d{3}\.|\d{3} \d{3} )\d{4}`;
-const PHONE_LABEL_JS = String.raw`\b(?:phone|tel|cell|mobile|fax|ph)\.?(?:\s*(?:#|no\b\.?|number))?[\s:#=-]{0,4}`;
+const PHONE_LABEL_JS = String.raw`\b(?:phone|tel|cell|mobile|fax|ph)\.?(?:\s{0,3}(?:#|no\b\.?|number))?[\s:#=-]{0,4}`;
 const phone: Detector = {
   name: 'phone',
   pattern: js([
     String.raw`(?<![\w+]|\d[-.])(?:(?:\+1[-. ]?|\b1[-. ])?${PHONE_BODY_JS}|\+1\d{10})${JS_R}`,
-    String.raw`(?<=${PHONE_LABEL_JS})(?:\+?1)?\d{10}${JS_R}`,
+    String.raw`(?=[+\d])(?<=${PHONE_LABEL_JS})(?:\+?1)?\d{10}${JS_R}`,
   ], 'gi'),
   sqlPattern: [
     `([+]?1[-. ]?)?([(]${SQL_D}{3}[)] ?|${SQL_D}{3}[-. ])${SQL_D}{3}[-. ]${SQL_D}{4}`,
@@ -135,7 +141,7 @@ const email: Detector = {
 const mrn: Detector = {
   name: 'mrn',
   pattern: new RegExp(
-    String.raw`(?<![\w])(?:mrn|medical\s+record(?:\s+(?:number|no\b\.?))?)(?:\s*(?:#|no\b\.?|number))?[\s:#=-]{0,4}\d{8}${JS_R}`,
+    String.raw`(?<![\w])(?:mrn|medical\s{1,3}record(?:\s{1,3}(?:number|no\b\.?))?)(?:\s{0,3}(?:#|no\b\.?|number))?[\s:#=-]{0,4}\d{8}${JS_R}`,
     'gi'),
   sqlPattern: `(${ci('mrn')}|${ci('medical record')})[^0-9]{0,16}${SQL_D}{8}`,
   replacement: '[MRN]',
@@ -174,8 +180,8 @@ const date: Detector = {
     String.raw`${J_DL}(?:${J_Y4}-${J_MM}-${J_DD}|${J_Y4}/${J_MM}/${J_DD})${J_TIME}${J_DR}`,
     String.raw`${J_DL}(?:${J_D}/${J_D}/(?:${J_Y4}|\d{2})|${J_D}-${J_D}-${J_Y4})${J_DR}`,
     // 'Jan 31, 2024', 'January 31st 2024', 'Jan 2024' (the day is optional)
-    String.raw`(?<![A-Za-z])${J_MON}\.?(?:\s+${J_D}(?:${ORDINALS.join('|')})?)?,?\s+${J_Y4}${J_DR}`,
-    String.raw`(?<![\w])${J_D}(?:${ORDINALS.join('|')})?\s+(?:of\s+)?${J_MON}\.?,?\s+${J_Y4}${J_DR}`,
+    String.raw`(?<![A-Za-z])${J_MON}\.?(?:\s{1,3}${J_D}(?:${ORDINALS.join('|')})?)?,?\s{1,3}${J_Y4}${J_DR}`,
+    String.raw`(?<![\w])${J_D}(?:${ORDINALS.join('|')})?\s{1,3}(?:of\s{1,3})?${J_MON}\.?,?\s{1,3}${J_Y4}${J_DR}`,
   ], 'gi'),
   sqlPattern: [
     `${S_Y4}[/-]${S_MM}[/-]${S_DD}${S_TIME}`,
@@ -239,11 +245,11 @@ const STATES = [
   'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC', 'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA',
   'WV', 'WI', 'WY', 'PR', 'VI', 'GU', 'AS', 'MP', 'AA', 'AE', 'AP',
 ];
-const ZIP_LABEL_JS = String.raw`\b[Zz][Ii][Pp](?:[ \t]?[Cc][Oo][Dd][Ee])?(?:\+4)?[ \t]*[:#=-]?[ \t]*|\b[Pp]ostal[ \t]+[Cc]ode[ \t]*[:#=-]?[ \t]*`;
+const ZIP_LABEL_JS = String.raw`\b[Zz][Ii][Pp](?:[ \t]?[Cc][Oo][Dd][Ee])?(?:\+4)?[ \t]{0,3}[:#=-]?[ \t]{0,3}|\b[Pp]ostal[ \t]{1,3}[Cc]ode[ \t]{0,3}[:#=-]?[ \t]{0,3}`;
 const zip: Detector = {
   name: 'zip',
   pattern: new RegExp(
-    String.raw`(?<=\b(?:${STATES.join('|')})\.?,?[ \t]{1,3}|${ZIP_LABEL_JS})\d{5}(?:-\d{4})?(?![\w])`, 'g'),
+    String.raw`(?=\d)(?<=\b(?:${STATES.join('|')})\.?,?[ \t]{1,3}|${ZIP_LABEL_JS})\d{5}(?:-\d{4})?(?![\w])`, 'g'),
   sqlPattern: `(${ci('zip')}([ \t]?${ci('code')})?([+]4)?[ \t]*[:#=-]?[ \t]*|${ci('postal')}[ \t]+${ci('code')}[ \t]*[:#=-]?[ \t]*|(${STATES.join('|')})[.]?,?[ \t]{1,3})${SQL_D}{5}(-${SQL_D}{4})?`,
   replacement: '[ZIP]',
 };

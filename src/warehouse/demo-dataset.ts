@@ -40,7 +40,6 @@ export const CANARY = {
   noteFragment: 'Pt called from 617-555-0142 to confirm SSN 078-05-1120 before records release.',
 } as const;
 
-
 // ---------------------------------------------------------------------------------------------
 // Where the file lives
 
@@ -87,7 +86,12 @@ async function generateInto(file: string, onProgress?: (msg: string) => void): P
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     await writeDemoDatabase(tmp);
-    await rename(tmp, file);
+    try {
+      await rename(tmp, file);
+    } catch (e) {
+      // Where a rename cannot replace a file another process holds open, theirs will do.
+      if (!existsSync(file)) throw e;
+    }
   } finally {
     await rm(tmp, { force: true });
     await rm(`${tmp}.wal`, { force: true });

@@ -82,8 +82,11 @@ export function duckdbMaskExpression(plan: MaskPlan, columnSql: string, column: 
       switch (column.type) {
         // DATE_TRUNC on a DATE returns a TIMESTAMP in DuckDB 1.5: cast back to keep the type.
         case 'date': return `CAST(DATE_TRUNC('year', ${col}) AS DATE)`;
-        case 'timestamp_ntz': case 'timestamp_tz': case 'timestamp_ltz':
+        case 'timestamp_ntz':
           return `CAST(DATE_TRUNC('year', ${col}) AS ${nativeType ?? GENERIC_DUCKDB_TYPE[column.type]})`;
+        // Truncate the UTC wall clock, whatever the session's time zone.
+        case 'timestamp_tz': case 'timestamp_ltz':
+          return `timezone('UTC', DATE_TRUNC('year', timezone('UTC', ${col})))`;
         default: return typedNull;
       }
 

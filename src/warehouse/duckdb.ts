@@ -30,15 +30,17 @@ export interface OpenDuckDBOptions {
   onProgress?: (msg: string) => void;
 }
 
-/** Settings that keep agent SQL inside the database file; each is read back after open. */
+/**
+ * Settings that keep agent SQL inside the database file; each is read back after open.
+ * lock_configuration is set last, once the rest (and the time zone) are in place: after it,
+ * no statement can change any global setting.
+ */
 const LOCKDOWN: Record<string, string> = {
   enable_external_access: 'false',
   autoinstall_known_extensions: 'false',
   autoload_known_extensions: 'false',
   allow_community_extensions: 'false',
   allow_unsigned_extensions: 'false',
-  // Last: once set, nothing above can be changed by a statement.
-  lock_configuration: 'true',
 };
 
 /** Statement types execute() runs. Everything else (SET, PRAGMA, ATTACH, CALL, COPY, ...) is refused. */
@@ -89,10 +91,18 @@ export async function openDuckDBWarehouse(spec: DuckDBWarehouseSpec, opts: OpenD
 
 /** A DuckDB instance on `path` with the lock-down applied and verified. */
 export async function openLockedInstance(path: string, readOnly: boolean): Promise<DuckDBInstance> {
-  // Options are applied in insertion order: LOCKDOWN ends with lock_configuration.
-  const config: Record<string, string> = { ...(readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKDOWN };
-  const instance = await DuckDBInstance.create(path, config);
+  const instance = await DuckDBInstance.create(path, { ...(readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKDOWN });
   try {
+    const conn = await instance.connect();
+    try {
+      // UTC sessions make TIMESTAMPTZ arithmetic the same on every machine. TimeZone cannot be
+      // given at creation (it belongs to the ICU extension, loaded after the config is read),
+      // so it is set globally here, before the lock.
+      await conn.run("SET GLOBAL TimeZone = 'UTC'");
+      await conn.run('SET GLOBAL lock_configuration = true');
+    } finally {
+      conn.disconnectSync();
+    }
     await verifyLockdown(instance, readOnly);
     return instance;
   } catch (e) {
@@ -105,7 +115,7 @@ export async function openLockedInstance(path: string, readOnly: boolean): Promi
 async function verifyLockdown(instance: DuckDBInstance, readOnly: boolean): Promise<void> {
   const conn = await instance.connect();
   try {
-    const expected: Record<string, string> = { ...LOCKDOWN };
+    const expected: Record<string, string> = { ...LOCKDOWN, lock_configuration: 'true', TimeZone: 'utc' };
     if (readOnly) expected.access_mode = 'read_only';
     const reader = await conn.runAndReadAll(
       `SELECT name, value FROM duckdb_settings() WHERE name IN (${Object.keys(expected).map((n) => `'${n}'`).join(', ')})`);

@@ -11,6 +11,19 @@ export function phigateSync(args: string[], input?: string) {
   return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', input, env: TEST_ENV, timeout: 60_000 });
 }
 
+/** Like phigateSync but without blocking the event loop (for talking to an in-process gateway). */
+export function phigate(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: TEST_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d) => { stdout += d; });
+    proc.stderr!.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
+}
+
 export interface RunningCli { proc: ChildProcess; url: string; stdout: () => string; stderr: () => string; stop(): Promise<void> }
 
 /** Start a long-running subcommand (serve, demo) with --port 0 and wait until it is ready. */

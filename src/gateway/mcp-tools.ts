@@ -10,7 +10,7 @@ import type { Logger } from 'winston';
 import type { ResultColumn } from '../warehouse/types.ts';
 import type { ApprovalRequest } from '../api/types.ts';
 import type { Identity } from './identity.ts';
-import type { Pipeline, ResultSink } from './pipeline.ts';
+import type { Pipeline, ResultSink, RunOutcome } from './pipeline.ts';
 import { CODES, GatewayError, badRequest, internalError } from './errors.ts';
 import { allowedTable, allowedTables, dryRun, policySummary, scrubNote, SQL_TYPE } from './explain.ts';
 
@@ -31,6 +31,7 @@ export const MAX_ROWS = 1000;
 export const MAX_RESULT_CHARS = 48_000;
 
 const APPROVALS_UNAVAILABLE = 'approvals are not available in this build of phigate\'s MCP front end: approval_status cannot report on a request yet';
+const APPROVAL_RETRY = 'To learn whether a pending statement was approved, call query again with the byte-identical sql (and the same unmask and role): it runs once if approved, and otherwise answers with the same pending request';
 
 const HINTS: Record<string, string> = {
   no_policy: 'this credential is not a subject of any AccessPolicy (or not of the one named in role); ask the gateway operator for access',
@@ -136,11 +137,10 @@ class Collector {
   };
 }
 
-/** A pipeline that supports approvals answers a statement that must wait with the request it waits on. */
-function pendingApproval(ran: unknown) {
-  const r = ran as { kind?: string; approval?: ApprovalRequest } | undefined;
-  if (r?.kind !== 'pending' || !r.approval) return null;
-  const a = r.approval;
+/** A statement that must wait for a reviewer: the request, who reviews it, and how to retry. */
+function pendingApproval(ran: RunOutcome | undefined) {
+  if (ran?.kind !== 'pending') return null;
+  const a: ApprovalRequest = ran.approval;
   const name = `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
   return {
     status: 'pending_approval',
@@ -236,7 +236,7 @@ export function createMcpServer(deps: McpToolDeps): McpServer {
       return refusal(err);
     }
     const out = new Collector(max_rows ?? DEFAULT_ROWS);
-    let ran: unknown;
+    let ran: RunOutcome | undefined;
     try {
       ran = await pipeline.run({ identity, sql, role, unmask, justification, frontEnd: 'mcp', agent: agent(), session, signal: extra.signal }, out.sink);
     } catch (e) {
@@ -283,7 +283,7 @@ export function createMcpServer(deps: McpToolDeps): McpServer {
       wouldRun,
       note: wouldRun
         ? 'before running, the gateway also rewrites the statement into masked projections and has the warehouse re-read it; those checks can still refuse it (rules rewrite_rejected, engine_disagrees) and the warehouse can reject it (warehouse_error)'
-        : d.outcome === 'pending_approval' ? 'needs an approval before it runs: query would answer with the approval request to wait for (or be refused with rule approval_required where approvals are not enabled)'
+        : d.outcome === 'pending_approval' ? 'needs an approval before it runs: query answers at once with the approval request a reviewer must decide; once approved, the byte-identical statement runs once'
           : `would be refused: ${HINTS[d.rule ?? ''] ?? 'change the statement as the reason says'}`,
     });
   }));
@@ -294,7 +294,7 @@ export function createMcpServer(deps: McpToolDeps): McpServer {
       + 'Not available in this build of phigate: this tool answers with an error saying so.',
     inputSchema: { name: z.string().max(253).optional().describe('The approval request name a refused query returned.') },
     annotations: READ_ONLY,
-  }, async () => ({ isError: true, content: [{ type: 'text', text: `Not available: ${APPROVALS_UNAVAILABLE}. Do not retry this tool; query masked values instead, or ask a reviewer directly.` }] }));
+  }, async () => ({ isError: true, content: [{ type: 'text', text: `Not available: ${APPROVALS_UNAVAILABLE}. Do not retry this tool. ${APPROVAL_RETRY}.` }] }));
 
   return server;
 }

@@ -13,7 +13,7 @@ import { decide, type Permit } from '../policy/decide.ts';
 import { displayColumn, type CompiledPolicy } from '../policy/compile.ts';
 import { rewrite, RewriteRejected } from '../rewrite/rewrite.ts';
 import { EngineDisagreement, type ResultColumn, type Warehouse } from '../warehouse/types.ts';
-import { scrubText } from '../masking/scan.ts';
+import { scrubText, scrubInto, DetectorHits } from '../masking/scan.ts';
 import { ALL_DETECTORS } from '../masking/detectors.ts';
 import { CODES, GatewayError, forbidden, unanalysable, internalError } from './errors.ts';
 import { subjectMatches, type Identity } from './identity.ts';
@@ -283,7 +283,7 @@ export class Pipeline {
     const detectors = policy.detectors;
     const digest = createHash('sha256');
     const kept: (string | null)[][] = [];
-    const hits: Record<string, number> = {};
+    const hits = new DetectorHits();
     let rows = 0;
     let ruleCells = 0;
     let detectorCells = 0;
@@ -296,11 +296,10 @@ export class Pipeline {
           for (const i of scanIdx) {
             const v = row[i];
             if (v == null) continue;
-            const r = scrubText(v, detectors);
-            if (r.text !== v) {
-              row[i] = r.text;
+            const scrubbed = scrubInto(v, detectors, hits);
+            if (scrubbed !== v) {
+              row[i] = scrubbed;
               detectorCells++;
-              for (const [d, n] of Object.entries(r.hits)) hits[d] = (hits[d] ?? 0) + (n ?? 0);
             }
           }
           for (const i of maskedIdx) if (row[i] != null) ruleCells++;
@@ -320,7 +319,8 @@ export class Pipeline {
     }
     sink.end({ rows, complete });
     this.metrics.rowsReturned.inc(rows);
-    for (const [d, n] of Object.entries(hits)) this.metrics.maskedCells.inc({ source: 'detector', name: d }, n);
+    const detectorHits = hits.toJSON() as Record<string, number>;
+    for (const [d, n] of Object.entries(detectorHits)) this.metrics.maskedCells.inc({ source: 'detector', name: d }, n);
     if (ruleCells) this.metrics.maskedCells.inc({ source: 'rule', name: 'policy' }, ruleCells);
     const durationMs = Math.round((this.clock() - t0) * 1000) / 1000;
     this.metrics.requestSeconds.observe({ outcome: plan.permit.outcome }, durationMs / 1000);
@@ -333,7 +333,7 @@ export class Pipeline {
         complete,
         digest: policy.auditResults === 'none' ? null : `sha256:${digest.digest('hex')}`,
         maskedCells: ruleCells + detectorCells,
-        detectorHits: hits,
+        detectorHits,
         ...(policy.auditResults === 'masked' ? { columns: cols.map((c) => c.name), values: kept } : {}),
       },
       durationMs,

@@ -1,7 +1,7 @@
 // The real binary: --help, start-up errors, demo, and every example in the README.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,8 +67,37 @@ describe('README examples, against phigate demo', () => {
       const body = JSON.parse(out);
       assert.match(body.code, /^\d{6}$/, c);
       if (body.code === '090001') assert.ok(body.data.length > 0, c);
-      assert.ok(!/\b\d{3}-\d{2}-\d{4}\b/.test(out), 'no SSN-shaped value in a demo answer');
+      assert.ok(!/\b\d{3}-\d{2}-\d{4}\b/.test(out), 'no SSN-shaped value in a masked demo answer');
     }
+  });
+
+  it('the approval commands in the README work against the demo', async () => {
+    const port = new URL(demo.url).port;
+    const block = blocks.find((b) => b.includes('phigate approve'))!;
+    const ask = async (limit: number) => (await fetch(`${demo.url}/api/v2/statements`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer phigate-demo-agent', 'content-type': 'application/json' },
+      body: JSON.stringify({ statement: `SELECT patient_id, ssn FROM patients ORDER BY patient_id LIMIT ${limit}`, unmask: ['PATIENTS.SSN'] }),
+    })).json();
+    const first = await ask(2);
+    const second = await ask(3);
+    assert.equal(first.code, '333334');
+    for (const line of block.trim().split('\n')) {
+      const name = line.includes('phigate deny') ? second.approvalRequest : first.approvalRequest;
+      // Not all examples can succeed in a row (the second request is the one denied), so
+      // each runs against its own request; every one must exit 0.
+      const cmd = line.replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`).replace('demo-1a2b3c', name).replace(/^npx phigate/, `node ${JSON.stringify(join(ROOT, 'bin/phigate.mjs'))}`);
+      const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn('bash', ['-c', cmd], { cwd: ROOT });
+        let stderr = '';
+        p.stderr.on('data', (d) => { stderr += d; });
+        p.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(out.code, 0, `${line}: ${out.stderr}`);
+    }
+    const run = await (await fetch(`${demo.url}${first.statementStatusUrl}`, { headers: { authorization: 'Bearer phigate-demo-agent' } })).json();
+    assert.equal(run.code, '090001');
+    assert.match(run.data[0][1], /^\d{3}-\d{2}-\d{4}$/, 'the approved column arrives in clear (synthetic data)');
   });
 
   it('the audit commands in the README work on what the demo wrote', async () => {

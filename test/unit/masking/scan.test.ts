@@ -107,3 +107,32 @@ describe('properties', () => {
     }), { numRuns: 3000 });
   });
 });
+
+describe('no catastrophic backtracking', () => {
+  // Quadratic (or worse) patterns take seconds to hours on these; linear ones take milliseconds.
+  const n = 20_000;
+  const inputs: Record<string, string> = {
+    'label + spaces': 'ssn ZIP tel MRN Jan' + ' '.repeat(n) + '1',
+    'tabs and spaces': '1' + '\t '.repeat(n / 2),
+    'newlines': 'a1' + '\n'.repeat(n),
+    'digits': '1'.repeat(n),
+    'dotted digits': '1.'.repeat(n / 2),
+    'colons': '1:'.repeat(n / 2),
+    'double colons': 'a::'.repeat(n / 3),
+    'at signs': 'a@'.repeat(n / 2),
+    'long local part': 'a'.repeat(n) + '@',
+    'long domain': 'x@' + 'a.'.repeat(n / 2),
+    'url then dots': 'http://' + '.'.repeat(n),
+    'dashes': '1-'.repeat(n / 2),
+    'month runs': 'Jan 1 '.repeat(n / 6),
+    'label runs': 'SSN: 1 MRN 2 ZIP 3 tel 4 IL '.repeat(n / 28),
+  };
+  for (const [name, text] of Object.entries(inputs)) {
+    it(name, () => {
+      const t0 = performance.now();
+      scrubText(text, ALL_DETECTORS);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 1000, `${ms.toFixed(0)} ms for ${text.length} chars`);
+    });
+  }
+});

@@ -25,6 +25,8 @@ Try:
 
   ${curl('DROP TABLE patients')}
 
+MCP (coding agents): ${url}/mcp with the agent token as a bearer token (README: Agents over MCP)
+
 Metrics: curl ${url}/metrics    Audit: pipe stdout to a file, then phigate audit verify FILE
 `);
 }

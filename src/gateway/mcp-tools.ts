@@ -31,7 +31,7 @@ export const MAX_ROWS = 1000;
 export const MAX_RESULT_CHARS = 48_000;
 
 const APPROVALS_UNAVAILABLE = 'approvals are not available in this build of phigate\'s MCP front end: approval_status cannot report on a request yet';
-const APPROVAL_RETRY = 'To learn whether a pending statement was approved, call query again with the byte-identical sql (and the same unmask and role): it runs once if approved, and otherwise answers with the same pending request';
+const APPROVAL_RETRY = 'To learn whether a pending statement was approved, call query again with the byte-identical sql (and the same unmask and role): it runs once if approved, and otherwise answers pending_approval again';
 
 const HINTS: Record<string, string> = {
   no_policy: 'this credential is not a subject of any AccessPolicy (or not of the one named in role); ask the gateway operator for access',

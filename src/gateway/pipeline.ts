@@ -241,7 +241,8 @@ export class Pipeline {
     } catch (e) {
       if (e instanceof UnknownTable) throw forbidden('table_not_allowed', `${e.message} (policy ${policy.ref.name})`, CODES.noSuchObject);
       if (e instanceof Unanalysable) throw unanalysable('unanalysable', `the gateway cannot analyse this statement: ${e.what}. Rewrite it with plain SELECT, JOIN, WHERE, GROUP BY and the usual functions`);
-      throw e;
+      // Any other failure inside the analyser means a tree shape it does not know: refuse.
+      throw unanalysable('unanalysable', 'the gateway cannot analyse this statement (an unexpected construct); rewrite it with plain SELECT, JOIN, WHERE, GROUP BY and the usual functions');
     }
     onFacts(facts);
     const decision = decide(facts, policy, { unmask });

@@ -9,6 +9,7 @@ import type { AccessPolicy, SecretObject } from '../api/types.ts';
 import { AuditWriter, defaultStreamName, type LineSink } from '../audit/writer.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { compilePolicy } from '../policy/compile.ts';
+import { parse } from '../sql/analyse.ts';
 import { openWarehouse, warehouseKey } from '../warehouse/open.ts';
 import type { Warehouse } from '../warehouse/types.ts';
 import { staticTokenAuthenticator } from './auth.ts';
@@ -97,6 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       next.push({ compiled, warehouse: wh });
     }
     served = next;
+    parse('SELECT 1'); // load the grammar now, not on the first agent's statement
     metrics.policiesLoaded.set(served.length);
     ready = true;
     log.info(`ready: ${served.length} polic${served.length === 1 ? 'y' : 'ies'} on ${url}`);

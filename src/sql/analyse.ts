@@ -366,7 +366,11 @@ class Binder {
     }
     if (!isKnownFunction(name)) throw new Unanalysable(`function ${name}`);
     if (e.suffix) throw new Unanalysable(`${name} with a suffix`);
-    for (const a of e.args?.value ?? []) for (const s of this.expr(a, ctx).sources) acc.add(s);
+    (e.args?.value ?? []).forEach((a: any, i: number) => {
+      // DATE_PART(YEAR, d): the grammar reads the unit as a column reference; it is a keyword.
+      if (i === 0 && DATE_UNIT_FUNCTIONS.has(name) && isDateUnit(a)) return;
+      for (const s of this.expr(a, ctx).sources) acc.add(s);
+    });
     if (e.over) this.over(e.over, ctx);
     return { sources: acc, identity: false };
   }
@@ -451,6 +455,11 @@ class Binder {
 
 // ---------------------------------------------------------------------------------------
 // Helpers
+
+const DATE_UNIT_FUNCTIONS = new Set(['DATE_PART', 'DATEADD', 'DATEDIFF', 'DATE_TRUNC', 'DATE_DIFF', 'DATE_ADD']);
+const DATE_UNITS = new Set(['YEAR', 'YEARS', 'QUARTER', 'MONTH', 'MONTHS', 'WEEK', 'DAY', 'DAYS', 'DAYOFWEEK', 'DAYOFYEAR',
+  'HOUR', 'HOURS', 'MINUTE', 'MINUTES', 'SECOND', 'SECONDS', 'MILLISECOND', 'MICROSECOND', 'EPOCH']);
+const isDateUnit = (a: any) => a?.type === 'column_ref' && !a.table && typeof a.column === 'string' && DATE_UNITS.has(upper(a.column));
 
 function checkKeys(node: any, allowed: string[], what: string): void {
   for (const [k, v] of Object.entries(node)) {

@@ -113,6 +113,10 @@ describe('analyse: binding and lineage', () => {
     assert.equal(f.tables.length, 0);
     assert.equal(f.cteReferences.length, 2);
   });
+  it('a date unit keyword is not a column', () => {
+    assert.deepEqual(facts('SELECT DATE_PART(YEAR, dob) AS y FROM patients').output[0]!.sources, [`${P}.DOB`]);
+    assert.deepEqual(facts("SELECT DATEDIFF(day, admit_date, discharge_date) FROM encounters").columns, [`${E}.ADMIT_DATE`, `${E}.DISCHARGE_DATE`]);
+  });
   it('refuses what it does not understand', () => {
     unanalysable('SELECT secret_fn(ssn) FROM patients', /function SECRET_FN/);
     unanalysable('SELECT v:a.b FROM patients', /path/);

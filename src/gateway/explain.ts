@@ -1,6 +1,7 @@
 // What an agent may do under its policy, and what decision a statement would get, without
 // running anything: the pure stages (analyse, decide) over the compiled policy and the
 // warehouse catalog. Front ends use it to explain; the pipeline alone executes.
+import { GUARDRAIL_TEXT } from '../policy/decide.ts';
 import type { GuardrailClass, MaskStrategy } from '../api/types.ts';
 import { analyse, columnKey, tableKey, Unanalysable, UnknownTable } from '../sql/analyse.ts';
 import { decide } from '../policy/decide.ts';
@@ -48,17 +49,8 @@ export const SQL_TYPE: Record<SnowflakeType, string> = {
 };
 
 /** What a guardrail class refuses, in words an agent can act on. */
-export const GUARDRAIL_MEANING: Record<GuardrailClass, string> = {
-  ddl: 'CREATE, ALTER, DROP, TRUNCATE',
-  dml_without_where: 'UPDATE or DELETE without a WHERE clause',
-  dml: 'INSERT, UPDATE, DELETE, MERGE',
-  copy_into: 'COPY INTO, unloads, stages, PUT/GET',
-  grant: 'GRANT and REVOKE',
-  multi_statement: 'more than one statement per request',
-  unparsed: 'SQL the gateway cannot parse',
-  session_change: 'SET, USE, ALTER SESSION',
-  external_access: 'ATTACH, INSTALL, LOAD and other external access',
-};
+/** What each guardrail class refuses (one text, shared with the decision's reasons). */
+export const GUARDRAIL_MEANING: Record<GuardrailClass, string> = GUARDRAIL_TEXT;
 
 /** What a mask strategy leaves of a value, and what that means for queries over it. */
 export function maskEffect(m: ColumnMask, column: Pick<CatalogColumn, 'textual'>): string {

@@ -10,6 +10,7 @@ import type { Logger } from 'winston';
 import type { ResultColumn } from '../warehouse/types.ts';
 import type { ApprovalRequest } from '../api/types.ts';
 import type { Identity } from './identity.ts';
+import type { ApprovalService } from '../approvals/service.ts';
 import type { Pipeline, ResultSink, RunOutcome } from './pipeline.ts';
 import { CODES, GatewayError, badRequest, internalError } from './errors.ts';
 import { allowedTable, allowedTables, dryRun, policySummary, scrubNote, SQL_TYPE } from './explain.ts';
@@ -30,7 +31,6 @@ export const MAX_ROWS = 1000;
 /** Characters of row JSON per query result: about 12k tokens, under agents' tool-output limits. */
 export const MAX_RESULT_CHARS = 48_000;
 
-const APPROVALS_UNAVAILABLE = 'approvals are not available in this build of phigate\'s MCP front end: approval_status cannot report on a request yet';
 const APPROVAL_RETRY = 'To learn whether a pending statement was approved, call query again with the byte-identical sql (and the same unmask and role): it runs once if approved, and otherwise answers pending_approval again';
 
 const HINTS: Record<string, string> = {
@@ -160,10 +160,10 @@ const unmaskArg = z.array(z.string().regex(/^[^.\s]+(\.[^.\s]+)+$/, 'TABLE.COLUM
   .describe('Masked columns to see in clear, as TABLE.COLUMN. Only columns the policy lets a reviewer unmask (explain_policy lists them); such a statement needs an approval before it runs. Leave out to get masked values, which need no approval.');
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
-export interface McpToolDeps { pipeline: Pipeline; log: Logger }
+export interface McpToolDeps { pipeline: Pipeline; approvals: ApprovalService; log: Logger }
 
 export function createMcpServer(deps: McpToolDeps): McpServer {
-  const { pipeline, log } = deps;
+  const { pipeline, approvals, log } = deps;
   const server = new McpServer({ name: 'phigate', version: VERSION }, { instructions: MCP_INSTRUCTIONS, capabilities: { tools: {} } });
   const agent = () => agentName(server.server.getClientVersion());
   const callerOf = (extra: { authInfo?: { extra?: Record<string, unknown> } }): McpCaller => {
@@ -238,7 +238,8 @@ export function createMcpServer(deps: McpToolDeps): McpServer {
     const out = new Collector(max_rows ?? DEFAULT_ROWS);
     let ran: RunOutcome | undefined;
     try {
-      ran = await pipeline.run({ identity, sql, role, unmask, justification, frontEnd: 'mcp', agent: agent(), session, signal: extra.signal }, out.sink);
+      // One row more than shown tells the model the result was cut off.
+      ran = await pipeline.run({ identity, sql, role, unmask, justification, frontEnd: 'mcp', agent: agent(), session, signal: extra.signal, maxRows: (max_rows ?? DEFAULT_ROWS) + 1 }, out.sink);
     } catch (e) {
       if (e !== out.cutoff) throw e;
     }
@@ -290,11 +291,31 @@ export function createMcpServer(deps: McpToolDeps): McpServer {
 
   server.registerTool('approval_status', {
     title: 'Check an approval request',
-    description: 'Report the progress of an approval request created when a statement needed a reviewer. '
-      + 'Not available in this build of phigate: this tool answers with an error saying so.',
-    inputSchema: { name: z.string().max(253).optional().describe('The approval request name a refused query returned.') },
+    description: 'Report the progress of an approval request that query returned for a statement needing a reviewer: '
+      + 'its phase (Pending, Approved, Denied, Expired, Executed), approvals so far and needed, reasons and expiry. '
+      + 'Approved means: call query again with the byte-identical sql (and the same unmask and role) to run it once.',
+    inputSchema: { name: z.string().min(1).max(253).describe('The approval request name (or namespace/name) that query returned.') },
     annotations: READ_ONLY,
-  }, async () => ({ isError: true, content: [{ type: 'text', text: `Not available: ${APPROVALS_UNAVAILABLE}. Do not retry this tool. ${APPROVAL_RETRY}.` }] }));
+  }, async ({ name }, extra) => guard('approval_status', async () => {
+    const { identity } = callerOf(extra);
+    const found = await approvals.find(name, identity);
+    const a = (await approvals.get(found.metadata.namespace!, found.metadata.name)) ?? found;
+    const phase = a.status?.phase ?? 'Pending';
+    const approved = (a.status?.reviews ?? []).filter((r) => r.decision === 'Approved').length;
+    return json({
+      approvalRequest: `${a.metadata.namespace}/${a.metadata.name}`,
+      phase,
+      approvals: approved,
+      requiredApprovals: a.spec.requiredApprovals,
+      reasons: a.spec.reasons,
+      expiresAt: a.spec.expiresAt,
+      ...(a.status?.decidedBy ? { decidedBy: a.status.decidedBy, reason: a.status.reason } : {}),
+      next: phase === 'Approved' ? APPROVAL_RETRY
+        : phase === 'Pending' ? 'still waiting for a reviewer; check again later (reviews take minutes)'
+          : phase === 'Executed' ? 'already used: it ran its one statement; a new run needs a new approval'
+            : 'this request will not run; change the statement or ask again with a justification',
+    });
+  }));
 
   return server;
 }

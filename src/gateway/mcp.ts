@@ -18,6 +18,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Identity } from './identity.ts';
 import type { Pipeline } from './pipeline.ts';
 import { createMcpServer, type McpCaller } from './mcp-tools.ts';
+import type { ApprovalService } from '../approvals/service.ts';
 
 export interface McpOptions {
   /** Sessions held at once (all users); the least recently used is closed beyond it. */
@@ -37,7 +38,7 @@ const rpcError = (res: Response, status: number, code: number, message: string) 
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 };
 
-export function mcpRouter(pipeline: Pipeline, log: Logger, opts: McpOptions = {}) {
+export function mcpRouter(pipeline: Pipeline, approvals: ApprovalService, log: Logger, opts: McpOptions = {}) {
   const maxSessions = opts.maxSessions ?? 1000;
   const maxPerUser = opts.maxSessionsPerUser ?? 32;
   const idleMs = opts.idleMs ?? 30 * 60_000;
@@ -84,7 +85,7 @@ export function mcpRouter(pipeline: Pipeline, log: Logger, opts: McpOptions = {}
       }
       if (req.method !== 'POST') { rpcError(res, 400, -32000, 'send an initialize request with POST to start a session'); return; }
       // A new session: the transport accepts only an initialize request here (400 otherwise).
-      const server = createMcpServer({ pipeline, log });
+      const server = createMcpServer({ pipeline, approvals, log });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => admit(id, { transport, server, owner: identity.user, lastSeen: Date.now() }),

@@ -37,6 +37,8 @@ export interface StatementRequest {
   agent: string | null;
   session: string;
   signal?: AbortSignal;
+  /** A tighter row limit than the policy's, for front ends with small result budgets (MCP). */
+  maxRows?: number;
   /** `namespace/name` of the approval this request executes under (polling a pending handle). */
   approvalRef?: { namespace: string; name: string };
 }
@@ -156,7 +158,7 @@ export class Pipeline {
     let stream;
     try {
       stream = await served.warehouse.execute(plan.rewrittenSql, {
-        maxRows: plan.permit.maxRows,
+        maxRows: Math.min(plan.permit.maxRows, req.maxRows ?? Infinity),
         timeoutMs: Math.min(req.timeoutSec ?? DEFAULT_TIMEOUT_SEC, 3600) * 1000,
         signal: req.signal,
         tag: statementId,

@@ -32,7 +32,8 @@ export interface RequestOptions {
   unmask?: string[];
 }
 
-const GUARDRAIL_TEXT: Record<GuardrailClass, string> = {
+/** What each guardrail class refuses, in words an agent can act on. */
+export const GUARDRAIL_TEXT: Record<GuardrailClass, string> = {
   ddl: 'DDL (CREATE, ALTER, DROP, TRUNCATE) is not allowed',
   dml_without_where: 'UPDATE or DELETE without WHERE is not allowed',
   dml: 'statements that modify data are not allowed',

@@ -195,11 +195,11 @@ describe('MCP over streamable HTTP', () => {
     assert.equal(gw.audit.length, from, 'explaining runs nothing and writes no statement record');
   });
 
-  it('approval_status says approvals are not available in this build', async () => {
+  it('approval_status refuses a name the caller cannot see, as a tool error', async () => {
     const c = await httpClient('tok-a');
-    const r = await call(c, 'approval_status', { name: 'x' });
+    const r = await call(c, 'approval_status', { name: 'nope-123456' });
     assert.equal(r.isError, true);
-    assert.match(r.text, /not available in this build/);
+    assert.match(r.text, /approval_not_found/);
   });
 
   it('a user no policy names gets tool errors that say so', async () => {
@@ -322,11 +322,17 @@ describe('on the demo policy', () => {
       const name: string = pending.json.approvalRequest;
       // Not yet approved: asking again answers pending again, and nothing ran.
       assert.equal((await call(c, 'query', { sql, unmask: ['PATIENTS.SSN'] })).json.status, 'pending_approval');
+      const waiting = await call(c, 'approval_status', { name });
+      assert.equal(waiting.isError, false, waiting.text);
+      assert.deepEqual([waiting.json.phase, waiting.json.approvals, waiting.json.requiredApprovals], ['Pending', 0, 1]);
       const review = await fetch(`${demo.url}/api/v1/approvals/${name}/review`, {
         method: 'POST', headers: { authorization: 'Bearer phigate-demo-reviewer', 'content-type': 'application/json' },
         body: JSON.stringify({ decision: 'Approved', reason: 'ticket DATA-412' }),
       });
       assert.equal(review.status, 200, await review.clone().text());
+      const approved = await call(c, 'approval_status', { name });
+      assert.equal(approved.json.phase, 'Approved');
+      assert.match(approved.json.next, /byte-identical/);
       const from = demo.audit.length;
       const ran = await call(c, 'query', { sql, unmask: ['PATIENTS.SSN'] });
       assert.equal(ran.isError, false, ran.text);

@@ -11,6 +11,7 @@ import { MAX_BODY, sqlApiRouter, sessionFor, agentOf } from './sqlapi.ts';
 import { mcpRouter } from './mcp.ts';
 import type { FrontEnd } from '../audit/record.ts';
 import { approvalsRouter } from './approvals-api.ts';
+import { driverRouter } from './driver.ts';
 import type { ApprovalService } from '../approvals/service.ts';
 
 export interface AppDeps {
@@ -66,8 +67,10 @@ export function createApp(deps: AppDeps) {
 
   app.use('/api/v2', authn, express.json({ limit: MAX_BODY, type: () => true }));
   app.use(sqlApiRouter(pipeline, deps.approvals, log));
-  app.use('/mcp', authnFor('mcp'), mcpRouter(pipeline, log));
+  app.use('/mcp', authnFor('mcp'), mcpRouter(pipeline, deps.approvals, log));
   app.use('/api/v1/approvals', authn, express.json({ limit: '64kb', type: () => true }), approvalsRouter(deps.approvals));
+  // Snowflake driver protocol: its own login and session tokens (the agent's token is the password).
+  app.use(driverRouter({ pipeline, approvals: deps.approvals, authenticate: deps.authenticate, log }));
 
   // Body-parser failures (malformed JSON, too large) and anything unexpected end here.
   app.use((err: any, req: Request, res: Response, _next: NextFunction) => {

@@ -26,7 +26,11 @@ export interface MaskPlan {
   detectors?: DetectorName[];    // scrub
 }
 
-export interface ResultColumn { name: string; type: SnowflakeType; textual: boolean; nullable: boolean }
+export interface ResultColumn {
+  name: string; type: SnowflakeType; textual: boolean; nullable: boolean;
+  /** For 'fixed' columns where the engine reports them (Snowflake does); drivers need the scale. */
+  precision?: number; scale?: number;
+}
 
 /** A running statement: columns are known before the first row; rows arrive in chunks. */
 export interface ResultStream {

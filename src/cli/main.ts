@@ -9,6 +9,8 @@ import { listSessions, replaySession } from '../audit/replay.ts';
 import { DEMO_TOKENS, printDemoBanner } from './demo.ts';
 import { addMcpCommand } from './mcp.ts';
 import { addApprovalCommands } from './approvals.ts';
+import { addControllerCommand } from './controller.ts';
+import { addGatewayCommand } from './gateway.ts';
 
 const port = (v: string) => {
   const n = Number(v);
@@ -58,6 +60,9 @@ export function buildProgram(): Command {
   addApprovalCommands(program);
 
   addMcpCommand(program);
+
+  addControllerCommand(program);
+  addGatewayCommand(program);
 
   const audit = program.command('audit').description('Check and read audit logs (JSON lines, e.g. from kubectl logs).');
   audit.command('verify')

@@ -40,7 +40,9 @@ import type { ResultColumn } from '../warehouse/types.ts';
 import type { Authenticator } from './auth.ts';
 import { CODES, GatewayError, badRequest, internalError, unauthenticated } from './errors.ts';
 import type { Identity } from './identity.ts';
-import type { Pipeline, ResultSink, StatementRequest } from './pipeline.ts';
+import { auditSql, fingerprint, type Pipeline, type ResultSink, type StatementRequest } from './pipeline.ts';
+import type { AuditWriter } from '../audit/writer.ts';
+import type { SnowflakeType } from '../warehouse/types.ts';
 
 /** Rows kept in memory and sent inline in the first response. */
 export const FIRST_CHUNK_BYTES = 64 * 1024;
@@ -306,6 +308,8 @@ export interface DriverDeps {
   log: Logger;
   /** Where result chunks are spooled (default: a private folder under the OS temp dir). */
   spoolDir?: string;
+  /** Needed only for the INFORMATION_SCHEMA.COLUMNS view (without it, those queries go to the pipeline). */
+  audit?: AuditWriter;
 }
 
 export function driverRouter(deps: DriverDeps) {
@@ -542,6 +546,8 @@ export function driverRouter(deps: DriverDeps) {
       const prior = queries.get(scan[1]!.toLowerCase());
       if (prior && prior.session.identity.user === s.identity.user) { prior.touched = Date.now(); await answer(req, res, prior, SYNC_WAIT_MS); return; }
     }
+    const catalogColumns = deps.audit ? parseCatalogQuery(sql) : null;
+    if (catalogColumns) { await answerCatalog(req, res, s, sql, catalogColumns, agent); return; }
     const params = (body.parameters && typeof body.parameters === 'object' ? body.parameters : {}) as Record<string, unknown>;
     const perStatement = phigateParams(params);
     const timeout = Number(params.STATEMENT_TIMEOUT_IN_SECONDS ?? params.statement_timeout_in_seconds);
@@ -617,6 +623,69 @@ export function driverRouter(deps: DriverDeps) {
     }
     next(err);
   });
+
+  // --- INFORMATION_SCHEMA.COLUMNS: the catalog as the agent's policy allows it ------------
+  /**
+   * Drivers, SQL tools and phigate's own Snowflake adapter (one gateway in front of another)
+   * read the schema from INFORMATION_SCHEMA.COLUMNS. The warehouse's own view would show
+   * tables the policy does not allow, so the gateway answers with the tables and columns the
+   * policy allows (the MCP front end's list_tables), and audits it as a statement.
+   */
+  async function answerCatalog(req: Request, res: Response, s: DriverSession, sql: string, wanted: CatalogColumnName[], agent: string | null) {
+    const t0 = performance.now();
+    let served;
+    try {
+      served = pipeline.selectPolicy(s.identity, s.role);
+    } catch (e) {
+      const err = e instanceof GatewayError ? e : internalError();
+      pipeline.auditRejected({ frontEnd: 'driver', identity: s.identity, agent, session: s.id, sql, error: err, outcome: 'denied' });
+      res.json(statementError(err, randomUUID()));
+      return;
+    }
+    const policy = served.compiled;
+    const rows: (string | null)[][] = [];
+    for (const ct of [...policy.tables.values()].sort((a, b) => a.display.localeCompare(b.display))) {
+      let ordinal = 0;
+      for (const c of ct.table.columns) {
+        ordinal++;
+        if (!ct.allowed.includes(c.name.toUpperCase())) continue;
+        const v: Record<CatalogColumnName, string | null> = {
+          TABLE_CATALOG: ct.table.database, TABLE_SCHEMA: ct.table.schema, TABLE_NAME: ct.table.name, COLUMN_NAME: c.name,
+          ORDINAL_POSITION: String(ordinal), DATA_TYPE: SNOWFLAKE_DATA_TYPE[c.type], IS_NULLABLE: 'YES',
+          NUMERIC_PRECISION: c.type === 'fixed' ? '38' : null, NUMERIC_SCALE: c.type === 'fixed' ? '0' : null,
+          CHARACTER_MAXIMUM_LENGTH: c.type === 'text' ? '16777216' : null,
+        };
+        rows.push(wanted.map((w) => v[w]));
+      }
+    }
+    const statementId = randomUUID();
+    try {
+      deps.audit!.write({
+        id: statementId, event: 'statement', session: s.id, frontEnd: 'driver',
+        actor: { user: s.identity.user, groups: s.identity.groups, agent },
+        policy: { ...policy.ref },
+        statement: { sql: auditSql(sql), fingerprint: fingerprint(sql), kind: 'SELECT', tables: ['INFORMATION_SCHEMA.COLUMNS'], columns: wanted.map((w) => `COLUMNS.${w}`) },
+        decision: { outcome: 'allowed', rules: ['catalog:policy_view'], reason: `INFORMATION_SCHEMA.COLUMNS answered with the ${rows.length} columns policy ${policy.ref.name} allows` },
+        masking: { columns: [], strategies: {} }, approval: null,
+        decisionMs: Math.round((performance.now() - t0) * 1000) / 1000, http: { status: 200 },
+      });
+    } catch {
+      res.json(statementError(internalError(), statementId));
+      return;
+    }
+    const sink = new SpoolSink(spoolDir);
+    sink.start(wanted.map((w) => ({ name: w, type: CATALOG_COLUMN_TYPE[w], textual: CATALOG_COLUMN_TYPE[w] === 'text', nullable: true, ...(CATALOG_COLUMN_TYPE[w] === 'fixed' ? { precision: 38, scale: 0 } : {}) })));
+    await sink.rows(rows);
+    sink.end({ rows: rows.length, complete: true });
+    await sink.finish();
+    const q = newQuery(s, { identity: s.identity, sql, frontEnd: 'driver', agent, session: s.id }, false);
+    const key = randomBytes(24).toString('base64url');
+    q.result = { sink, key, statementId };
+    chunkKeys.set(key, q);
+    q.state = 'done';
+    q.finishedAt = Date.now();
+    res.type('application/json').send(resultBody(req, q));
+  }
 
   // --- the statement lifecycle --------------------------------------------------------
   function newQuery(s: DriverSession, request: StatementRequest, async: boolean, requestId?: string): DriverQuery {
@@ -796,4 +865,33 @@ function phigateParams(params: Record<string, unknown>): { unmask?: string[]; ju
     ...(unmask ? { unmask: unmask.split(',').map((x) => x.trim()).filter((x) => /^[^.\s]+(\.[^.\s]+)+$/.test(x)) } : {}),
     ...(justification ? { justification: justification.slice(0, 2000) } : {}),
   };
+}
+
+const CATALOG_COLUMN_TYPE = {
+  TABLE_CATALOG: 'text', TABLE_SCHEMA: 'text', TABLE_NAME: 'text', COLUMN_NAME: 'text', ORDINAL_POSITION: 'fixed',
+  DATA_TYPE: 'text', IS_NULLABLE: 'text', NUMERIC_PRECISION: 'fixed', NUMERIC_SCALE: 'fixed', CHARACTER_MAXIMUM_LENGTH: 'fixed',
+} as const satisfies Record<string, SnowflakeType>;
+type CatalogColumnName = keyof typeof CATALOG_COLUMN_TYPE;
+
+const SNOWFLAKE_DATA_TYPE: Record<SnowflakeType, string> = {
+  fixed: 'NUMBER', real: 'FLOAT', text: 'TEXT', date: 'DATE', time: 'TIME', timestamp_ntz: 'TIMESTAMP_NTZ',
+  timestamp_tz: 'TIMESTAMP_TZ', timestamp_ltz: 'TIMESTAMP_LTZ', boolean: 'BOOLEAN', binary: 'BINARY',
+  variant: 'VARIANT', object: 'OBJECT', array: 'ARRAY',
+};
+
+/**
+ * The columns a plain read of INFORMATION_SCHEMA.COLUMNS asks for, or null when the text is
+ * anything else. Accepted: SELECT <known columns> FROM [db.]INFORMATION_SCHEMA.COLUMNS, with an
+ * optional WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA' and ORDER BY of known columns (the rows
+ * come in table and ordinal order). Anything else goes to the pipeline like any statement.
+ */
+export function parseCatalogQuery(sql: string): CatalogColumnName[] | null {
+  const ident = '(?:"[A-Za-z_]+"|[A-Za-z_]+)';
+  const m = new RegExp(
+    `^\\s*select\\s+(${ident}(?:\\s*,\\s*${ident})*)\\s+from\\s+(?:${ident}\\s*\\.\\s*)?information_schema\\s*\\.\\s*columns`
+    + `(?:\\s+where\\s+table_schema\\s*<>\\s*'INFORMATION_SCHEMA')?`
+    + `(?:\\s+order\\s+by\\s+${ident}(?:\\s*,\\s*${ident})*)?\\s*;?\\s*$`, 'i').exec(sql);
+  if (!m) return null;
+  const cols = m[1]!.split(',').map((c) => c.trim().replace(/"/g, '').toUpperCase());
+  return cols.every((c): c is CatalogColumnName => Object.hasOwn(CATALOG_COLUMN_TYPE, c)) ? cols : null;
 }

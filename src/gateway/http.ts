@@ -13,6 +13,7 @@ import type { FrontEnd } from '../audit/record.ts';
 import { approvalsRouter } from './approvals-api.ts';
 import { driverRouter } from './driver.ts';
 import type { ApprovalService } from '../approvals/service.ts';
+import type { AuditWriter } from '../audit/writer.ts';
 
 export interface AppDeps {
   pipeline: Pipeline;
@@ -21,6 +22,8 @@ export interface AppDeps {
   authenticate: Authenticator;
   log: Logger;
   ready: () => boolean;
+  /** The audit writer, for front ends that answer without the pipeline (driver INFORMATION_SCHEMA view). */
+  audit?: AuditWriter;
 }
 
 export function createApp(deps: AppDeps) {
@@ -70,7 +73,7 @@ export function createApp(deps: AppDeps) {
   app.use('/mcp', authnFor('mcp'), mcpRouter(pipeline, deps.approvals, log));
   app.use('/api/v1/approvals', authn, express.json({ limit: '64kb', type: () => true }), approvalsRouter(deps.approvals));
   // Snowflake driver protocol: its own login and session tokens (the agent's token is the password).
-  app.use(driverRouter({ pipeline, approvals: deps.approvals, authenticate: deps.authenticate, log }));
+  app.use(driverRouter({ pipeline, approvals: deps.approvals, authenticate: deps.authenticate, log, audit: deps.audit }));
 
   // Body-parser failures (malformed JSON, too large) and anything unexpected end here.
   app.use((err: any, req: Request, res: Response, _next: NextFunction) => {

@@ -51,8 +51,11 @@ export type RunOutcome =
 /** Where rows go; the front end turns them into its wire format. */
 export interface ResultSink {
   start(columns: ResultColumn[], statementId: string): void;
-  /** May return a promise to apply backpressure. */
-  rows(rows: (string | null)[][]): void | Promise<void>;
+  /**
+   * `json[i]` is JSON.stringify(rows[i]), computed once for the audit digest; front ends that
+   * send JSON reuse it. May return a promise to apply backpressure.
+   */
+  rows(rows: (string | null)[][], json: string[]): void | Promise<void>;
   end(summary: { rows: number; complete: boolean }): void;
 }
 
@@ -75,6 +78,9 @@ const DEFAULT_TIMEOUT_SEC = 600;
 
 /** SHA-256 of the exact text: an approval binds to the byte-identical statement. */
 export const fingerprint = (sql: string) => createHash('sha256').update(sql).digest('hex');
+
+/** Free text derived from the agent's input (reasons quoting names, column names), as audited. */
+export const auditText = (text: string) => scrubText(text, ALL_DETECTORS).text;
 
 /** The SQL as audited: value detectors applied (an agent may type PHI into a literal), capped. */
 export function auditSql(sql: string): string {
@@ -170,6 +176,17 @@ export class Pipeline {
       this.metrics.statements.inc({ outcome: 'error', front_end: req.frontEnd });
       throw err;
     }
+    // Output columns are named from the analysis, never by the engine (whose names for
+    // unnamed expressions are the rewritten text); a different column count means the engine
+    // read another statement than the one analysed.
+    if (stream.columns.length !== plan.facts.output.length) {
+      stream.cancel();
+      const err = unanalysable('engine_disagrees', `the warehouse returns ${stream.columns.length} columns where the gateway's analysis found ${plan.facts.output.length}; the statement was stopped before any row was sent`);
+      record('error', { rules: [err.rule], reason: err.message, code: err.rule }, err.status);
+      this.metrics.statements.inc({ outcome: 'error', front_end: req.frontEnd });
+      throw err;
+    }
+    const columns = stream.columns.map((c, i) => ({ ...c, name: plan!.facts.output[i]!.name }));
     // The statement record goes out before the first row does; if it cannot, nothing is sent.
     try {
       record(outcome, { rules: plan.permit.rules, reason: reasonFor(plan, served.compiled) }, 200);
@@ -179,7 +196,7 @@ export class Pipeline {
       throw internalError();
     }
     this.metrics.statements.inc({ outcome, front_end: req.frontEnd });
-    await this.stream(req, served, plan, stream, sink, statementId, t0);
+    await this.stream(req, served, plan, stream, columns, sink, statementId, t0);
     return { kind: 'done', statementId };
   }
 
@@ -275,9 +292,8 @@ export class Pipeline {
     return plan;
   }
 
-  private async stream(req: StatementRequest, served: ServedPolicy, plan: Plan, stream: Awaited<ReturnType<Warehouse['execute']>>, sink: ResultSink, statementId: string, t0: number): Promise<void> {
+  private async stream(req: StatementRequest, served: ServedPolicy, plan: Plan, stream: Awaited<ReturnType<Warehouse['execute']>>, cols: ResultColumn[], sink: ResultSink, statementId: string, t0: number): Promise<void> {
     const policy = served.compiled;
-    const cols = stream.columns;
     // If the engine's columns do not line up with the analysis, scan every text column.
     const aligned = cols.length === plan.scan.length;
     const scanIdx = cols.map((c, i) => c.textual && (!aligned || plan.scan[i]!)).flatMap((b, i) => (b ? [i] : []));
@@ -295,6 +311,7 @@ export class Pipeline {
     sink.start(cols, statementId);
     try {
       for await (const chunk of stream.chunks) {
+        const json: string[] = [];
         for (const row of chunk) {
           for (const i of scanIdx) {
             const v = row[i];
@@ -306,14 +323,16 @@ export class Pipeline {
             }
           }
           for (const i of maskedIdx) if (row[i] != null) ruleCells++;
-          if (policy.auditResults !== 'none') digest.update(JSON.stringify(row)).update('\n');
+          const line = JSON.stringify(row);
+          json.push(line);
+          if (policy.auditResults !== 'none') digest.update(line).update('\n');
           if (policy.auditResults === 'masked' && kept.length < MAX_AUDIT_ROWS) {
             // Values an approval showed in clear went to the agent, never to the audit log.
             kept.push(exemptIdx.length ? row.map((v, i) => (v !== null && exemptIdx.includes(i) ? UNMASKED_PLACEHOLDER : v)) : row);
           }
         }
         rows += chunk.length;
-        await sink.rows(chunk);
+        await sink.rows(chunk, json);
       }
       complete = true;
     } catch (e) {
@@ -337,7 +356,7 @@ export class Pipeline {
         digest: policy.auditResults === 'none' ? null : `sha256:${digest.digest('hex')}`,
         maskedCells: ruleCells + detectorCells,
         detectorHits,
-        ...(policy.auditResults === 'masked' ? { columns: cols.map((c) => c.name), values: kept } : {}),
+        ...(policy.auditResults === 'masked' ? { columns: cols.map((c) => auditText(c.name)), values: kept } : {}),
       },
       durationMs,
     });
@@ -354,7 +373,7 @@ export class Pipeline {
       actor: { user: args.identity?.user ?? null, groups: args.identity?.groups ?? [], agent: args.agent },
       policy: null,
       statement: { sql: auditSql(args.sql), fingerprint: args.sql ? fingerprint(args.sql) : null, kind: null, tables: [], columns: [] },
-      decision: { outcome: args.outcome, rules: [args.error.rule], reason: args.error.message, code: args.error.rule },
+      decision: { outcome: args.outcome, rules: [args.error.rule], reason: auditText(args.error.message), code: args.error.rule },
       masking: { columns: [], strategies: {} },
       approval: null,
       decisionMs: 0,
@@ -382,7 +401,7 @@ export class Pipeline {
         tables: a.facts ? tableNames(a.facts) : [],
         columns: (a.facts?.columns ?? []).map((c) => (policy ? displayColumn(policy, c) : c)),
       },
-      decision: { outcome: a.outcome, ...a.decision },
+      decision: { outcome: a.outcome, ...a.decision, reason: auditText(a.decision.reason) },
       masking: a.masking ?? { columns: [], strategies: {} },
       approval: a.approval,
       decisionMs: Math.round(a.decisionMs * 1000) / 1000,

@@ -1,6 +1,10 @@
-// Standalone gateway: load YAML, open warehouses, compile policies, serve HTTP. The HTTP
-// server starts first so /healthz answers and /readyz says "not ready" while the demo dataset
-// is generated or a warehouse opens.
+// The gateway's wiring, shared by both modes: HTTP server, pipeline, audit, metrics,
+// approvals, and the warehouses and compiled policies it serves. What differs is passed in:
+// how agents authenticate, where approvals live, and where policies come from. Standalone
+// (`phigate serve`, startGateway below) reads YAML once, with static tokens and in-memory
+// approvals; cluster mode (`phigate gateway`, cluster.ts) watches the namespace and uses
+// TokenReview and ApprovalRequest resources. The HTTP server starts first so /healthz
+// answers and /readyz says "not ready" while the demo dataset is generated or a warehouse opens.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'winston';
@@ -12,12 +16,12 @@ import { compilePolicy } from '../policy/compile.ts';
 import { parse } from '../sql/analyse.ts';
 import { openWarehouse, warehouseKey } from '../warehouse/open.ts';
 import type { Warehouse } from '../warehouse/types.ts';
-import { staticTokenAuthenticator } from './auth.ts';
+import { staticTokenAuthenticator, type Authenticator } from './auth.ts';
 import { createApp } from './http.ts';
 import { Pipeline, type ServedPolicy } from './pipeline.ts';
 import { readTokenFile, type TokenIdentity } from './tokenfile.ts';
 import { ApprovalService } from '../approvals/service.ts';
-import { MemoryApprovalStore } from '../approvals/store.ts';
+import { MemoryApprovalStore, type ApprovalStore } from '../approvals/store.ts';
 
 export interface GatewayOptions {
   files: string[];
@@ -41,28 +45,45 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-const READ_ONLY_KINDS = new Set(['SELECT', 'SHOW', 'DESCRIBE', 'EXPLAIN']);
+export const READ_ONLY_KINDS = new Set(['SELECT', 'SHOW', 'DESCRIBE', 'EXPLAIN']);
 
-export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+/** What a mode supplies to the shared gateway. */
+export interface GatewayCoreOptions {
+  port: number;
+  host: string;
+  cacheDir?: string;
+  log: Logger;
+  auditSink?: LineSink;
+  auditStream?: string;
+  authenticate: Authenticator;
+  approvalStore: ApprovalStore;
+  /** How often to expire due approvals (0: never, when a controller does it). Default 1 s. */
+  approvalSweepMs?: number;
+}
+
+export interface GatewayCore {
+  url: string;
+  server: Server;
+  metrics: Metrics;
+  /** Open (or reuse) the policy's warehouse and compile the policy against its catalog. Throws what a person must fix. */
+  compile(policy: AccessPolicy, secrets: readonly SecretObject[], readOnly: boolean, source: string): Promise<ServedPolicy>;
+  /** Serve exactly these policies from now on; the first call makes the gateway ready. */
+  serve(policies: ServedPolicy[]): void;
+  close(): Promise<void>;
+}
+
+export async function startGatewayCore(opts: GatewayCoreOptions): Promise<GatewayCore> {
   const { log } = opts;
-  // Fail fast on what a person can fix before anything listens.
-  const manifests = await loadManifests(opts.files);
-  for (const ig of manifests.ignored) log.info(`ignored ${ig.kind}${ig.name ? ` ${ig.name}` : ''} in ${ig.source} (document ${ig.document}): ${ig.reason}`);
-  if (manifests.policies.length === 0) throw new Error(`no AccessPolicy found in ${opts.files.join(', ')}: phigate serves nothing without one`);
-  const tokens = new Map(opts.tokens ?? []);
-  if (opts.tokenAuthFile) for (const [t, id] of await readTokenFile(opts.tokenAuthFile)) tokens.set(t, id);
-  if (tokens.size === 0) throw new Error('no agent credentials: pass --token-auth-file FILE (token,user,uid,"group1,group2")');
-
   const metrics = new Metrics();
   const audit = new AuditWriter({ stream: opts.auditStream ?? defaultStreamName(), sink: opts.auditSink });
   let served: ServedPolicy[] = [];
   let ready = false;
-  // Standalone approvals live in memory: a restart forgets pending requests (they fail closed).
-  const approvals = new ApprovalService(new MemoryApprovalStore(), audit, metrics);
-  const sweeper = setInterval(() => { approvals.sweep().catch((e) => log.error(`approval expiry sweep failed: ${String(e)}`)); }, 1000);
-  sweeper.unref();
+  const approvals = new ApprovalService(opts.approvalStore, audit, metrics);
+  const sweepMs = opts.approvalSweepMs ?? 1000;
+  const sweeper = sweepMs > 0 ? setInterval(() => { approvals.sweep().catch((e) => log.error(`approval expiry sweep failed: ${String(e)}`)); }, sweepMs) : undefined;
+  sweeper?.unref();
   const pipeline = new Pipeline(() => served, audit, metrics, approvals);
-  const app = createApp({ pipeline, approvals, metrics, authenticate: staticTokenAuthenticator(tokens), log, ready: () => ready });
+  const app = createApp({ pipeline, approvals, metrics, authenticate: opts.authenticate, log, ready: () => ready, audit });
   const server = createServer(app);
   server.requestTimeout = 0; // long statements and approvals; the statement timeout governs
   // Agents poll pending statements over kept-alive connections; closing idle ones after Node's
@@ -77,38 +98,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const warehouses = new Map<string, Warehouse>();
 
-  const loaded = (async () => {
-    const readOnlyByKey = new Map<string, boolean>();
-    for (const { policy } of manifests.policies) {
-      const k = warehouseKey(policy.spec.warehouse);
-      const ro = policy.spec.access.statements.every((s) => READ_ONLY_KINDS.has(s));
-      readOnlyByKey.set(k, (readOnlyByKey.get(k) ?? true) && ro);
-    }
-    const next: ServedPolicy[] = [];
-    for (const { policy, source } of manifests.policies) {
-      const k = warehouseKey(policy.spec.warehouse);
+  return {
+    url, server, metrics,
+    async compile(policy, secrets, readOnly, source) {
+      const k = warehouseKey(policy.spec.warehouse, policy.metadata.namespace);
       let wh = warehouses.get(k);
       if (!wh) {
         log.info(`opening ${policy.spec.warehouse.type} warehouse for policy ${policy.metadata.name}`);
-        wh = await openWarehouse(policy.spec.warehouse, { readOnly: readOnlyByKey.get(k)!, cacheDir: opts.cacheDir, onProgress: (m) => log.info(m) });
+        wh = await openWarehouse(policy.spec.warehouse, { readOnly, cacheDir: opts.cacheDir, onProgress: (m) => log.info(m), secrets, namespace: policy.metadata.namespace });
         warehouses.set(k, wh);
       }
-      const compiled = compilePolicy(policy, await wh.catalog(), { hashKey: hashKeyOf(policy, manifests.secrets) });
+      const compiled = compilePolicy(policy, await wh.catalog(), { hashKey: hashKeyOf(policy, secrets) });
       for (const w of compiled.warnings) log.warn(`policy ${policy.metadata.name} (${source}): ${w}`);
-      next.push({ compiled, warehouse: wh });
-    }
-    served = next;
-    parse('SELECT 1'); // load the grammar now, not on the first agent's statement
-    metrics.policiesLoaded.set(served.length);
-    ready = true;
-    log.info(`ready: ${served.length} polic${served.length === 1 ? 'y' : 'ies'} on ${url}`);
-  })();
-  loaded.catch(() => { /* the caller decides; keep unhandled-rejection noise away */ });
-
-  return {
-    url, server, metrics, loaded,
+      return { compiled, warehouse: wh };
+    },
+    serve(next) {
+      served = next;
+      if (!ready) parse('SELECT 1'); // load the grammar now, not on the first agent's statement
+      metrics.policiesLoaded.set(served.length);
+      if (!ready) log.info(`ready: ${served.length} polic${served.length === 1 ? 'y' : 'ies'} on ${url}`);
+      ready = true;
+    },
     async close() {
-      clearInterval(sweeper);
+      if (sweeper) clearInterval(sweeper);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
@@ -117,7 +129,40 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   };
 }
 
-function hashKeyOf(policy: AccessPolicy, secrets: SecretObject[]): string | undefined {
+/** Standalone: policies and Secrets from YAML files, static bearer tokens, approvals in memory. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { log } = opts;
+  // Fail fast on what a person can fix before anything listens.
+  const manifests = await loadManifests(opts.files);
+  for (const ig of manifests.ignored) log.info(`ignored ${ig.kind}${ig.name ? ` ${ig.name}` : ''} in ${ig.source} (document ${ig.document}): ${ig.reason}`);
+  if (manifests.policies.length === 0) throw new Error(`no AccessPolicy found in ${opts.files.join(', ')}: phigate serves nothing without one`);
+  const tokens = new Map(opts.tokens ?? []);
+  if (opts.tokenAuthFile) for (const [t, id] of await readTokenFile(opts.tokenAuthFile)) tokens.set(t, id);
+  if (tokens.size === 0) throw new Error('no agent credentials: pass --token-auth-file FILE (token,user,uid,"group1,group2")');
+
+  // Standalone approvals live in memory: a restart forgets pending requests (they fail closed).
+  const core = await startGatewayCore({ ...opts, authenticate: staticTokenAuthenticator(tokens), approvalStore: new MemoryApprovalStore() });
+
+  const loaded = (async () => {
+    const readOnlyByKey = new Map<string, boolean>();
+    for (const { policy } of manifests.policies) {
+      const k = warehouseKey(policy.spec.warehouse, policy.metadata.namespace);
+      const ro = policy.spec.access.statements.every((s) => READ_ONLY_KINDS.has(s));
+      readOnlyByKey.set(k, (readOnlyByKey.get(k) ?? true) && ro);
+    }
+    const next: ServedPolicy[] = [];
+    for (const { policy, source } of manifests.policies) {
+      const k = warehouseKey(policy.spec.warehouse, policy.metadata.namespace);
+      next.push(await core.compile(policy, manifests.secrets, readOnlyByKey.get(k)!, source));
+    }
+    core.serve(next);
+  })();
+  loaded.catch(() => { /* the caller decides; keep unhandled-rejection noise away */ });
+
+  return { url: core.url, server: core.server, metrics: core.metrics, loaded, close: () => core.close() };
+}
+
+function hashKeyOf(policy: AccessPolicy, secrets: readonly SecretObject[]): string | undefined {
   const ref = policy.spec.masking?.hashKeySecretRef;
   if (!ref) return undefined;
   const ns = policy.metadata.namespace ?? 'default';

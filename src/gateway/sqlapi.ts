@@ -121,10 +121,11 @@ export function sqlApiRouter(pipeline: Pipeline, approvals: ApprovalService, log
           res.status(200).type('application/json');
           res.write(`{"code":"${CODES.success}","sqlState":"00000","message":"Statement executed successfully.","statementHandle":"${handle}","statementStatusUrl":"/api/v2/statements/${handle}","createdOn":${state.createdOn},"data":[`);
         },
-        async rows(rows) {
-          let text = '';
-          for (const r of rows) { text += first ? JSON.stringify(r) : `,${JSON.stringify(r)}`; first = false; }
-          if (text) await write(text);
+        async rows(_rows, json) {
+          if (json.length === 0) return;
+          const text = (first ? '' : ',') + json.join(',');
+          first = false;
+          await write(text);
         },
         end(summary) {
           state.numRows = summary.rows;

@@ -22,13 +22,17 @@ export interface Rewritten {
 interface Projection { prefix: string; fq: string; suffix: string; scrubbed: string[] }
 
 /** The masked projection of one table: `(SELECT ... FROM <fq>)`, split around the table name. */
-export function buildProjection(table: CatalogTable, policy: CompiledPolicy, permit: Pick<Permit, 'unmask'>, wh: Warehouse): Projection {
+export function buildProjection(table: CatalogTable, policy: CompiledPolicy, permit: Pick<Permit, 'unmask'>, wh: Warehouse, used?: Set<string>): Projection {
   const key = tableKey(table);
   const ct = policy.tables.get(key);
   if (!ct) throw new RewriteRejected(`no policy entry for ${table.name}`);
   const scrubbed: string[] = [];
-  const items = table.columns
-    .filter((c) => ct.allowed.includes(c.name.toUpperCase()))
+  const allowed = table.columns.filter((c) => ct.allowed.includes(c.name.toUpperCase()));
+  // Only the columns the statement uses (every name bound, so no other can be referenced; a
+  // reference the analyser missed fails in the engine as an unknown column). A projection
+  // needs at least one column, e.g. for COUNT(*).
+  const wanted = used ? allowed.filter((c) => used.has(`${key}.${c.name.toUpperCase()}`)) : allowed;
+  const items = (wanted.length ? wanted : allowed.slice(0, 1))
     .map((c) => {
       const q = wh.quoteIdent(c.name);
       const colKey = `${key}.${c.name.toUpperCase()}`;
@@ -49,12 +53,13 @@ export function buildProjection(table: CatalogTable, policy: CompiledPolicy, per
 
 export function rewrite(sql: string, facts: StatementFacts, policy: CompiledPolicy, permit: Pick<Permit, 'unmask'>, wh: Warehouse): Rewritten {
   const cache = new Map<string, Projection>();
+  const used = new Set(facts.columns);
   const splices: { start: number; end: number; text: string; fqOffset: number; table: CatalogTable }[] = [];
   const scrubbed = new Set<string>();
   for (const ref of facts.tables) {
     const key = tableKey(ref.table);
     let p = cache.get(key);
-    if (!p) { p = buildProjection(ref.table, policy, permit, wh); cache.set(key, p); }
+    if (!p) { p = buildProjection(ref.table, policy, permit, wh, used); cache.set(key, p); }
     for (const s of p.scrubbed) scrubbed.add(s);
     splices.push({ start: ref.start, end: ref.end, text: `${p.prefix}${p.fq}${p.suffix} AS ${ref.aliasText}`, fqOffset: p.prefix.length, table: ref.table });
   }

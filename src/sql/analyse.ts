@@ -11,7 +11,8 @@ import { readTableReference } from './table-reference.ts';
 import { AGGREGATE_FUNCTIONS, WINDOW_FUNCTIONS, isKnownFunction } from './functions.ts';
 
 const parser = new nsp.Parser();
-const PARSE_OPTIONS = { database: 'snowflake', parseOptions: { includeLocations: true } };
+// trimQuery: false keeps the parser's offsets relative to the text we splice into.
+const PARSE_OPTIONS = { database: 'snowflake', trimQuery: false, parseOptions: { includeLocations: true } };
 
 /** The statement cannot be fully accounted for; `what` names the construct (never a value). */
 export class Unanalysable extends Error {
@@ -105,6 +106,8 @@ class Binder {
   }
 
   private withClause(items: any[], parent: Scope | null, ctes: Map<string, Cte>): void {
+    // RECURSIVE belongs to the whole WITH clause, though the grammar marks only the first item.
+    const recursive = items.some((i) => i.recursive);
     for (const item of items) {
       checkKeys(item, ['name', 'stmt', 'columns', 'loc', 'recursive'], 'WITH item');
       const name = upper(identValue(item.name));
@@ -112,10 +115,14 @@ class Binder {
       if (!ast) throw new Unanalysable('a WITH item that is not a query');
       const columnNames: string[] | null = item.columns ? item.columns.map((c: any) => columnName(c)) : null;
       const cte: Cte = { name, columns: null };
-      if (item.recursive) {
+      if (recursive) {
         // The anchor (first arm) fixes the columns; the recursive arm then binds against them.
+        // The anchor is bound twice, so what the first pass records is forgotten.
         const anchor = { ...ast, _next: undefined, set_op: undefined };
+        const mark = { tables: this.tables.length, ctes: this.cteRefs.length };
         const anchorCols = this.select(anchor, parent, ctes, true);
+        this.tables.length = mark.tables;
+        this.cteRefs.length = mark.ctes;
         cte.columns = rename(anchorCols, columnNames);
         ctes.set(name, cte);
         const all = this.query(ast, parent, ctes);
@@ -243,12 +250,20 @@ class Binder {
       }
       checkKeys(item, ['type', 'expr', 'as', 'loc'], 'select item');
       const lin = this.expr(e, { predicate: false, scope });
-      const name = item.as ? String(item.as) : bareColumnName(e) ?? `EXPR${i + 1}`;
+      // An unnamed expression is named by its text as the agent wrote it, as Snowflake does;
+      // never by the engine, whose name would be the rewritten text (masks, hash prefixes).
+      const name = item.as ? String(item.as) : bareColumnName(e) ?? this.textOf(item.loc) ?? `EXPR${i + 1}`;
       const col: Col = { name, key: upper(name), sources: lin.sources, identity: lin.identity };
       out.push(col);
       if (!scope.aliases!.has(col.key)) scope.aliases!.set(col.key, col);
     });
     return out;
+  }
+
+  private textOf(loc: any): string | null {
+    if (!loc) return null;
+    const text = this.sql.slice(loc.start.offset, loc.end.offset).trim().replace(/\s+/g, ' ');
+    return text ? text.slice(0, 256) : null;
   }
 
   private star(e: any, scope: Scope): Col[] {

@@ -13,7 +13,11 @@ export interface Classification {
 
 const word = (t: Token | undefined) => (t && (t.type === 'ident') ? t.text.toUpperCase() : '');
 
-function kindOf(tokens: Token[]): StatementKind {
+function kindOf(all: Token[]): StatementKind {
+  // `(SELECT ...) UNION (SELECT ...)`: parentheses before the first keyword change nothing.
+  let i = 0;
+  while (all[i]?.type === 'symbol' && all[i]!.text === '(') i++;
+  const tokens = all.slice(i);
   const first = word(tokens[0]);
   const second = word(tokens[1]);
   switch (first) {

@@ -1,7 +1,9 @@
 // Scalar, aggregate and window functions the analyser accounts for. Each one computes only
-// on its arguments, reads nothing else (no tables, files, settings or environment) and
-// exists with the same meaning in Snowflake and DuckDB. A function not listed here makes
-// the statement unanalysable: a name we do not know could read data we cannot see.
+// on its arguments and reads nothing else (no tables, files, settings or environment). Most
+// exist in both Snowflake and DuckDB; a few are Snowflake's only (IFF, REGEXP_SUBSTR,
+// REGEXP_LIKE, TO_DATE, TO_NUMBER, TRY_TO_*), and DuckDB refuses them at execution with a
+// warehouse_error naming the function. A function not listed here makes the statement
+// unanalysable: a name we do not know could read data we cannot see.
 
 const list = (s: string) => s.trim().split(/\s+/);
 

@@ -24,7 +24,8 @@ export function readTableReference(sql: string, start: number, end: number): Tab
     if (e instanceof LexError) throw new Unanalysable('a table reference the lexer cannot read');
     throw e;
   }
-  if (tokens.some((t) => t.type === 'comment')) throw new Unanalysable('a comment inside a table reference');
+  // Comments may sit anywhere in the span; only the meaningful tokens are read, and the span the
+  // rewrite replaces ends at the last of them.
   const sig = significant(tokens);
   const parts: Token[] = [];
   let i = 0;

@@ -40,7 +40,13 @@ export interface ResultStream {
   cancel(): void;
 }
 
-export interface ExecuteOptions { maxRows: number; timeoutMs: number; signal?: AbortSignal; tag?: string }
+export interface ExecuteOptions {
+  maxRows: number; timeoutMs: number; signal?: AbortSignal;
+  /** The audit statement record id (Snowflake: in QUERY_TAG). */
+  tag?: string;
+  /** The agent's gateway session (Snowflake: in QUERY_TAG), when the caller passes it. */
+  session?: string;
+}
 
 /** Table positions a rewrite produced, for the engine to confirm with its own parser. */
 export interface RewriteExpectation {

@@ -16,17 +16,21 @@ const rw = (sql: string, unmask: string[] = []) => {
 };
 
 describe('rewrite', () => {
-  it('replaces the table reference with a masked projection, keeping the alias', () => {
-    const r = rw("SELECT p.ssn AS x FROM patients p WHERE p.ssn LIKE '1%'");
-    assert.match(r.sql, /^SELECT p\.ssn AS x FROM \(SELECT "patient_id", MASK_HASH\("mrn"\) AS "mrn", MASK_REDACT\("ssn"\) AS "ssn", .* FROM "clinical"\."main"\."patients"\) AS p WHERE p\.ssn LIKE '1%'$/);
+  it('replaces the table reference with a masked projection of the columns used, keeping the alias', () => {
+    const r = rw("SELECT p.ssn AS x, mrn FROM patients p WHERE p.ssn LIKE '1%'");
+    assert.equal(r.sql, `SELECT p.ssn AS x, mrn FROM (SELECT MASK_HASH("mrn") AS "mrn", MASK_REDACT("ssn") AS "ssn" FROM "clinical"."main"."patients") AS p WHERE p.ssn LIKE '1%'`);
+  });
+  it('projects every allowed column for *, and one for a statement that uses none', () => {
+    assert.match(rw('SELECT * FROM patients').sql, /\(SELECT "patient_id", MASK_HASH\("mrn"\) AS "mrn", MASK_REDACT\("ssn"\) AS "ssn", .*"created_at" FROM/);
+    assert.match(rw('SELECT COUNT(*) FROM patients').sql, /^SELECT COUNT\(\*\) FROM \(SELECT "patient_id" FROM "clinical"\."main"\."patients"\) AS patients$/);
   });
   it('uses the table name as alias when there is none, so qualified columns still bind', () => {
     const r = rw('SELECT patients.state FROM patients');
     assert.match(r.sql, /\) AS patients$/);
   });
   it('keeps only allowed columns and scrubs unclassified text with detectors', () => {
-    const r = rw('SELECT diagnosis_code FROM encounters');
-    assert.match(r.sql, /\(SELECT "encounter_id", "patient_id", "admit_date", MASK_SCRUB\("diagnosis_code"\) AS "diagnosis_code" FROM/);
+    const r = rw('SELECT encounter_id, diagnosis_code FROM encounters');
+    assert.match(r.sql, /\(SELECT "encounter_id", MASK_SCRUB\("diagnosis_code"\) AS "diagnosis_code" FROM/);
     assert.ok(!r.sql.includes('"notes"'));
     assert.deepEqual(r.scrubbed, ['CLINICAL.MAIN.ENCOUNTERS.DIAGNOSIS_CODE']);
   });
@@ -39,8 +43,7 @@ describe('rewrite', () => {
   });
   it('an approved unmask leaves only that column in clear', () => {
     const r = rw('SELECT ssn, email FROM patients', ['PATIENTS.SSN']);
-    assert.match(r.sql, /, "ssn", /);
-    assert.match(r.sql, /MASK_REDACT\("email"\)/);
+    assert.match(r.sql, /\(SELECT "ssn", MASK_REDACT\("email"\) AS "email" FROM/);
   });
   it('recheck refuses a table reference outside a projection', () => {
     const r = rw('SELECT state FROM patients');

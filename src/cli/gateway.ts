@@ -1,0 +1,63 @@
+// `phigate gateway`: the gateway in a cluster, started by the Deployment the controller
+// renders. Its namespace's AccessPolicies and Secrets come from the API server (watched, no
+// restart on change), agents authenticate with TokenReview, approvals are ApprovalRequests.
+import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { KubeClient } from '../kube/client.ts';
+import { startClusterGateway } from '../gateway/cluster.ts';
+import { GATEWAY_AUDIENCE, GATEWAY_PORT } from '../controller/accesspolicy/render.ts';
+import { createLogger } from './log.ts';
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+};
+
+/** The ConfigMap's gateway.yaml (see controller/accesspolicy/render.ts); flags override it. */
+interface GatewayConfig { namespace?: string; listen?: { port?: number }; auth?: { tokenReview?: { audience?: string } } }
+
+export function addGatewayCommand(program: Command): void {
+  program.command('gateway')
+    .description('Run the gateway inside a cluster: serve the AccessPolicies of one namespace (watched; changes need no restart), authenticate agents with TokenReview, keep approvals as ApprovalRequests. Uses the in-cluster ServiceAccount or KUBECONFIG.')
+    .option('--config <file>', 'gateway.yaml written by the controller (namespace, port, audience)')
+    .option('--namespace <ns>', 'namespace to serve (default: from --config, $POD_NAMESPACE, or the kubeconfig context)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--audience <aud>', `token audience agents must request (default from --config, else ${GATEWAY_AUDIENCE})`)
+    .option('--port <port>', `port to listen on (default from --config, else ${GATEWAY_PORT}; 0 picks a free one)`, port)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--cache-dir <dir>', 'where the demo dataset is cached (default $PHIGATE_CACHE_DIR or ~/.cache/phigate)')
+    .option('--log-format <format>', 'operational log format on stderr: text or json', 'text')
+    .action(async (o) => {
+      const log = createLogger(o.logFormat);
+      const exit = (code: number) => { process.exitCode = code; setTimeout(() => process.exit(code), 100).unref(); };
+      let gw: Awaited<ReturnType<typeof startClusterGateway>> | undefined;
+      try {
+        const config: GatewayConfig = o.config ? (parseYaml(readFileSync(o.config, 'utf8')) ?? {}) : {};
+        const client = KubeClient.fromEnvironment({ kubeconfig: o.kubeconfig, context: o.context });
+        const namespace = o.namespace ?? config.namespace ?? process.env.POD_NAMESPACE ?? client.defaultNamespace;
+        gw = await startClusterGateway({
+          client, namespace, log, cacheDir: o.cacheDir, host: o.host,
+          port: o.port ?? config.listen?.port ?? GATEWAY_PORT,
+          audience: o.audience ?? config.auth?.tokenReview?.audience ?? GATEWAY_AUDIENCE,
+          auditStream: process.env.POD_NAME,
+        });
+        log.info(`gateway for namespace ${namespace} listening on ${gw.url} (API server ${client.server})`);
+        await gw.loaded;
+      } catch (e) {
+        log.error(`phigate gateway: ${e instanceof Error ? e.message : String(e)}`);
+        await gw?.close().catch(() => {});
+        exit(1);
+        return;
+      }
+      const stop = (sig: string) => {
+        log.info(`${sig}: shutting down`);
+        gw!.close().finally(() => exit(0));
+        setTimeout(() => process.exit(0), 5000).unref();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

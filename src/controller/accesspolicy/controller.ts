@@ -1,0 +1,32 @@
+// Wiring of the AccessPolicy controller: which changes put which key on the queue. The key is
+// a namespace, because a namespace's policies share one gateway. Policies enqueue their
+// namespace; so do the gateway Deployments (availability feeds the Ready condition, and a
+// Deployment found at start-up in a namespace without policies is cleaned up).
+import type { Logger } from 'winston';
+import type { AccessPolicy } from '../../api/types.ts';
+import type { KubeClient, KubeObject } from '../../kube/client.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import type { Informer } from '../../kube/informer.ts';
+import type { ControllerMetrics } from '../../metrics/controller.ts';
+import { Controller } from '../runtime.ts';
+import type { RenderOptions } from './render.ts';
+import { AccessPolicySync } from './sync.ts';
+
+export interface AccessPolicyControllerDeps {
+  client: KubeClient;
+  policies: Informer<AccessPolicy & KubeObject>;
+  deployments: Informer;
+  recorder: EventRecorder;
+  metrics: ControllerMetrics;
+  log: Logger;
+  render: RenderOptions;
+}
+
+export function accessPolicyController(d: AccessPolicyControllerDeps): Controller {
+  const sync = new AccessPolicySync({ client: d.client, policies: d.policies, recorder: d.recorder, log: d.log, render: d.render });
+  const c = new Controller('accesspolicy', (ns) => sync.sync(ns), d.metrics, d.log);
+  const enqueue = (_ev: string, obj: KubeObject) => { if (obj.metadata.namespace) c.queue.add(obj.metadata.namespace); };
+  d.policies.on(enqueue);
+  d.deployments.on(enqueue);
+  return c;
+}

@@ -1,0 +1,164 @@
+// What a namespace's AccessPolicies need, as Kubernetes objects: one gateway serving all of
+// them. Pure: the same policies and options give the same objects, byte for byte, so a
+// reconcile that finds nothing changed writes nothing.
+import { createHash } from 'node:crypto';
+import { API_VERSION, GROUP } from '../../api/types.ts';
+import type { AccessPolicy } from '../../api/types.ts';
+import type { KubeObject, OwnerReference } from '../../kube/client.ts';
+
+export const GATEWAY_NAME = 'phigate-gateway';
+export const GATEWAY_PORT = 8443;
+export const GATEWAY_AUDIENCE = 'phigate';
+export const MANAGED_BY = 'phigate-controller';
+/** The ClusterRole (in the install manifests) that lets gateways call TokenReview. */
+export const TOKENREVIEW_CLUSTERROLE = 'phigate-gateway-tokenreview';
+export const CONFIG_HASH_ANNOTATION = 'phigate.io/config-hash';
+export const CONFIG_KEY = 'gateway.yaml';
+
+export const SELECTOR_LABELS = {
+  'app.kubernetes.io/name': 'phigate',
+  'app.kubernetes.io/component': 'gateway',
+} as const;
+
+/** Selects everything the controller made for gateways (namespaced and cluster-scoped). */
+export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=gateway`;
+
+export interface RenderOptions {
+  image: string;
+  replicas: number;
+  version: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+export interface Rendered {
+  /** In the policies' namespace, owned by every policy. */
+  namespaced: KubeObject[];
+  /** Cluster-scoped (cannot be owned by a namespaced object): deleted by the controller with the gateway. */
+  cluster: KubeObject[];
+  /** What the policies' status reports as the gateway address. */
+  serviceAddress: string;
+}
+
+export function serviceAddress(namespace: string): string {
+  return `${GATEWAY_NAME}.${namespace}.svc:${GATEWAY_PORT}`;
+}
+
+export function clusterRoleBindingName(namespace: string): string {
+  return `${GATEWAY_NAME}-${namespace}`;
+}
+
+/** `policies` are the namespace's live AccessPolicies (at least one). */
+export function render(namespace: string, policies: readonly AccessPolicy[], opts: RenderOptions): Rendered {
+  if (policies.length === 0) throw new Error('render needs at least one AccessPolicy');
+  const sorted = [...policies].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const labels = {
+    ...SELECTOR_LABELS,
+    'app.kubernetes.io/instance': `${GATEWAY_NAME}-${namespace}`,
+    'app.kubernetes.io/part-of': 'phigate',
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/version': opts.version,
+  };
+  const ownerReferences: OwnerReference[] = sorted.map((p) => ({
+    apiVersion: API_VERSION, kind: 'AccessPolicy', name: p.metadata.name, uid: p.metadata.uid ?? '',
+  }));
+  const meta = (name: string) => ({ name, namespace, labels, ownerReferences });
+
+  // Settings that need a restart: their hash rolls the pods. The policy list does not: the
+  // gateway watches the namespace's AccessPolicies and picks changes up live.
+  const settings = {
+    namespace,
+    listen: { port: GATEWAY_PORT },
+    auth: { tokenReview: { audience: GATEWAY_AUDIENCE } },
+    approvals: { store: 'kubernetes' },
+  };
+  const configHash = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+  const config = [
+    '# Written by the phigate controller; edits are overwritten.',
+    `namespace: ${namespace}`,
+    `listen: { port: ${GATEWAY_PORT} }`,
+    `auth: { tokenReview: { audience: ${GATEWAY_AUDIENCE} } }`,
+    'approvals: { store: kubernetes }',
+    '# Informational: the gateway serves every AccessPolicy of its namespace.',
+    `policies: [${sorted.map((p) => p.metadata.name).join(', ')}]`,
+    '',
+  ].join('\n');
+
+  const serviceAccount: KubeObject = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(GATEWAY_NAME) };
+
+  const role: KubeObject = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(GATEWAY_NAME),
+    rules: [
+      { apiGroups: [GROUP], resources: ['accesspolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['accesspolicies/status'], verbs: ['get', 'patch'] },
+      { apiGroups: [GROUP], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch', 'create'] },
+      { apiGroups: [GROUP], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+  };
+  const roleBinding: KubeObject = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(GATEWAY_NAME),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: GATEWAY_NAME },
+    subjects: [{ kind: 'ServiceAccount', name: GATEWAY_NAME, namespace }],
+  };
+  const configMap: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(GATEWAY_NAME), data: { [CONFIG_KEY]: config } };
+  const service: KubeObject = {
+    apiVersion: 'v1', kind: 'Service', metadata: meta(GATEWAY_NAME),
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...SELECTOR_LABELS },
+      ports: [{ name: 'http', port: GATEWAY_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+  const deployment: KubeObject = {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(GATEWAY_NAME),
+    spec: {
+      replicas: opts.replicas,
+      selector: { matchLabels: { ...SELECTOR_LABELS } },
+      template: {
+        metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: {
+          serviceAccountName: GATEWAY_NAME,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'gateway',
+            image: opts.image,
+            ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
+            args: ['gateway', '--config', `/etc/phigate/${CONFIG_KEY}`, '--host', '0.0.0.0', '--port', String(GATEWAY_PORT), '--log-format', 'json'],
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              { name: 'PHIGATE_CACHE_DIR', value: '/var/cache/phigate' },
+            ],
+            ports: [{ name: 'http', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
+            livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
+            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [
+              { name: 'config', mountPath: '/etc/phigate', readOnly: true },
+              { name: 'cache', mountPath: '/var/cache/phigate' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }],
+          volumes: [
+            { name: 'config', configMap: { name: GATEWAY_NAME } },
+            { name: 'cache', emptyDir: {} },
+            { name: 'tmp', emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+  const clusterRoleBinding: KubeObject = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding',
+    metadata: { name: clusterRoleBindingName(namespace), labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: TOKENREVIEW_CLUSTERROLE },
+    subjects: [{ kind: 'ServiceAccount', name: GATEWAY_NAME, namespace }],
+  };
+  return {
+    namespaced: [serviceAccount, role, roleBinding, configMap, service, deployment],
+    cluster: [clusterRoleBinding],
+    serviceAddress: serviceAddress(namespace),
+  };
+}

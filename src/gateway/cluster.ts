@@ -1,0 +1,148 @@
+// Cluster mode (`phigate gateway`): the shared gateway (server.ts) fed from the cluster. It
+// watches its own namespace's AccessPolicies and Secrets and serves changes without a
+// restart; a policy that fails to load keeps its last good version in service (or none, if
+// it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
+// by this field manager; the controller owns Valid and Ready). Agents authenticate with
+// TokenReview; approvals are ApprovalRequest resources in the namespace.
+import type { Logger } from 'winston';
+import type { AccessPolicy, SecretObject } from '../api/types.ts';
+import { API_VERSION, GROUP, VERSION } from '../api/types.ts';
+import { formatFieldErrors, validateAccessPolicy } from '../api/validate.ts';
+import { KubernetesApprovalStore } from '../approvals/kubernetes.ts';
+import type { LineSink } from '../audit/writer.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { isNotFound, refOf } from '../kube/client.ts';
+import { rfc3339 } from '../kube/conditions.ts';
+import { Informer } from '../kube/informer.ts';
+import type { ServedPolicy } from './pipeline.ts';
+import { READ_ONLY_KINDS, startGatewayCore, type RunningGateway } from './server.ts';
+import { tokenReviewAuthenticator } from './tokenreview.ts';
+
+export const GATEWAY_FIELD_MANAGER = 'phigate-gateway';
+
+export interface ClusterGatewayOptions {
+  client: KubeClient;
+  namespace: string;
+  port: number;
+  host: string;
+  audience: string;
+  cacheDir?: string;
+  log: Logger;
+  auditSink?: LineSink;
+  auditStream?: string;
+}
+
+export interface RunningClusterGateway extends RunningGateway {
+  /** Policy name → generation being served. */
+  servedGenerations(): Map<string, number>;
+}
+
+type PolicyObject = AccessPolicy & KubeObject;
+type SecretResource = SecretObject & KubeObject;
+
+export async function startClusterGateway(o: ClusterGatewayOptions): Promise<RunningClusterGateway> {
+  const { client, namespace, log } = o;
+  const core = await startGatewayCore({
+    port: o.port, host: o.host, cacheDir: o.cacheDir, log, auditSink: o.auditSink, auditStream: o.auditStream,
+    authenticate: tokenReviewAuthenticator(client, { audience: o.audience, namespace, log: (m) => log.info(m) }),
+    approvalStore: new KubernetesApprovalStore(client, namespace),
+    approvalSweepMs: 0, // the controller expires requests
+  });
+  const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
+  const policies = new Informer<PolicyObject>(client, { resource: { group: GROUP, version: VERSION, plural: 'accesspolicies', namespace }, log: informerLog });
+  const secrets = new Informer<SecretResource>(client, { resource: { group: '', version: 'v1', plural: 'secrets', namespace }, log: informerLog });
+
+  // What is served, per policy name: the version that loaded, and what it was loaded from.
+  const current = new Map<string, { fingerprint: string; generation: number; served: ServedPolicy }>();
+  const reported = new Map<string, string>(); // policy → last Loaded condition written (reason|message|generation)
+
+  const reload = async () => {
+    const live = policies.list().filter((p) => !p.metadata.deletionTimestamp);
+    const secretList = secrets.list();
+    const readOnly = live.every((p) => p.spec.access.statements.every((s) => READ_ONLY_KINDS.has(s)));
+    for (const name of [...current.keys()]) if (!live.some((p) => p.metadata.name === name)) { current.delete(name); reported.delete(name); }
+    for (const p of live) {
+      const name = p.metadata.name;
+      const fingerprint = `${p.metadata.uid}|${p.metadata.generation}|${secretVersions(p, secretList)}`;
+      if (current.get(name)?.fingerprint === fingerprint) continue;
+      let condition: { status: 'True' | 'False'; reason: string; message: string };
+      try {
+        const v = validateAccessPolicy(p);
+        if (!v.ok) throw new Error(formatFieldErrors(v.errors).replace(/\n/g, '; '));
+        const served = await core.compile(v.value, secretList, readOnly, `AccessPolicy ${namespace}/${name}`);
+        current.set(name, { fingerprint, generation: p.metadata.generation ?? 0, served });
+        condition = { status: 'True', reason: 'Loaded', message: `generation ${p.metadata.generation} is served` };
+        log.info(`serving AccessPolicy ${namespace}/${name} generation ${p.metadata.generation}`);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        const kept = current.get(name);
+        condition = {
+          status: 'False', reason: 'LoadFailed',
+          message: `generation ${p.metadata.generation} could not be loaded: ${why}${kept ? `; still serving generation ${kept.generation}` : '; the policy is not served'}`,
+        };
+        log.warn(`AccessPolicy ${namespace}/${name}: ${condition.message}`);
+      }
+      await report(p, condition);
+    }
+    core.serve([...current.values()].map((c) => c.served));
+  };
+
+  const report = async (p: PolicyObject, c: { status: 'True' | 'False'; reason: string; message: string }) => {
+    const key = `${c.status}|${c.reason}|${c.message}`;
+    if (reported.get(p.metadata.name) === key) return;
+    try {
+      await client.apply(refOf(p, 'status'), {
+        apiVersion: API_VERSION, kind: 'AccessPolicy', metadata: { name: p.metadata.name, namespace },
+        status: { conditions: [{ type: 'Loaded', ...c, observedGeneration: p.metadata.generation, lastTransitionTime: rfc3339(new Date()) }] },
+      }, GATEWAY_FIELD_MANAGER);
+      reported.set(p.metadata.name, key);
+    } catch (e) {
+      if (!isNotFound(e)) log.warn(`could not report the Loaded condition of AccessPolicy ${namespace}/${p.metadata.name}: ${String(e)}`);
+    }
+  };
+
+  // Changes arrive in bursts (a policy and its Secret applied together): coalesce, and never
+  // run two reloads at once.
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (running) { again = true; return; }
+      running = reload().catch((e) => { log.error(`reloading policies failed: ${String(e)}`); }).finally(() => {
+        running = undefined;
+        if (again) { again = false; schedule(); }
+      });
+    }, 100);
+  };
+
+  const loaded = (async () => {
+    policies.start();
+    secrets.start();
+    await Promise.all([policies.waitForSync(), secrets.waitForSync()]);
+    await reload();
+    policies.on(schedule);
+    secrets.on(schedule);
+    log.info(`watching AccessPolicies and Secrets of namespace ${namespace}`);
+  })();
+  loaded.catch(() => {});
+
+  return {
+    url: core.url, server: core.server, metrics: core.metrics, loaded,
+    servedGenerations: () => new Map([...current].map(([k, v]) => [k, v.generation])),
+    async close() {
+      if (timer) clearTimeout(timer);
+      await Promise.all([policies.stop(), secrets.stop()]);
+      await running;
+      await core.close();
+    },
+  };
+}
+
+/** The resourceVersions of the Secrets a policy names: a changed Secret reloads the policy. */
+function secretVersions(p: AccessPolicy, secrets: SecretResource[]): string {
+  const names = [p.spec.warehouse?.snowflake?.credentialsSecretRef?.name, p.spec.masking?.hashKeySecretRef?.name].filter(Boolean);
+  return names.map((n) => `${n}@${secrets.find((s) => s.metadata.name === n)?.metadata.resourceVersion ?? '-'}`).join(',');
+}

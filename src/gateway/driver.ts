@@ -188,9 +188,11 @@ export class SpoolSink implements ResultSink {
     this.fixed = columns.flatMap((c, i) => (c.type === 'fixed' && c.scale === undefined ? [i] : []));
   }
 
-  async rows(rows: (string | null)[][]): Promise<void> {
+  /** `json[i]`, when given, is JSON.stringify(rows[i]) (the pipeline computes it once). */
+  async rows(rows: (string | null)[][], json?: string[]): Promise<void> {
     let batch = '';
-    for (const row of rows) {
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k]!;
       for (const i of this.fixed) {
         const v = row[i];
         if (v != null) { const d = fractionDigits(v); if (d > this.fixedScale[i]!) this.fixedScale[i] = d; }
@@ -201,7 +203,7 @@ export class SpoolSink implements ResultSink {
         out = row.slice();
         for (const i of this.booleans) { const v = out[i]; if (v != null) out[i] = v === 'true' || v === '1' || v === 'TRUE' ? '1' : '0'; }
       }
-      const text = JSON.stringify(out);
+      const text = out === row && json?.[k] !== undefined ? json[k]! : JSON.stringify(out);
       this.total++;
       if (this.chunks.length === 0 && !this.current && this.first.length < FIRST_CHUNK_ROWS && this.firstBytes + text.length + 1 <= FIRST_CHUNK_BYTES) {
         this.first.push(text);

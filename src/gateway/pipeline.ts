@@ -168,6 +168,7 @@ export class Pipeline {
         timeoutMs: Math.min(req.timeoutSec ?? DEFAULT_TIMEOUT_SEC, 3600) * 1000,
         signal: req.signal,
         tag: statementId,
+        session: req.session,
       });
     } catch (e) {
       const err = warehouseError(e, served.warehouse.engine, served.compiled.hashKey);

@@ -292,7 +292,14 @@ export class SnowflakeWarehouse implements Warehouse {
     const fp = createHash('sha256').update(rewrittenSql).update('\u0000').update(JSON.stringify(expect.projectionTables.map((p) => [p.table.database, p.table.schema, p.table.name]))).digest('hex');
     let verdict = this.verdicts.get(fp);
     if (!verdict) {
-      const rows = await this.query(`EXPLAIN USING JSON ${rewrittenSql}`, { timeoutMs: 60_000 });
+      let rows: unknown[][];
+      try {
+        rows = await this.query(`EXPLAIN USING JSON ${rewrittenSql}`, { timeoutMs: 60_000 });
+      } catch (e) {
+        // Fail closed, with Snowflake's reason (a compile error, usually); not cached, since
+        // a network error or a refreshed catalog may give another answer next time.
+        throw new EngineDisagreement(`Snowflake could not EXPLAIN the rewritten statement: ${e instanceof Error ? e.message : String(e)}`);
+      }
       const content = rows[0]?.[0];
       try {
         checkExplainPlan(parseExplain(content), expect);

@@ -177,4 +177,17 @@ describe('DuckDB warehouse execute', () => {
     const { rows } = await drain(await wh.execute('EXPLAIN SELECT * FROM patients', opts()));
     assert.ok(rows.length > 0);
   });
+
+  it('gives a writable demo its own copy of the dataset', async () => {
+    const rw = await openDuckDBWarehouse({ path: ':demo:' }, { readOnly: false, cacheDir: cache.path });
+    try {
+      assert.equal(rw.readOnly, false);
+      await drain(await rw.execute('DELETE FROM providers', opts()));
+      assert.deepEqual((await drain(await rw.execute('SELECT count(*) FROM providers', opts()))).rows, [['0']]);
+    } finally {
+      await rw.close();
+    }
+    // The shared cached file, and so the read-only warehouse, is untouched.
+    assert.deepEqual((await drain(await wh.execute('SELECT count(*) FROM providers', opts()))).rows, [[String(ROW_COUNTS.providers)]]);
+  });
 });

@@ -48,6 +48,7 @@ describe('DuckDB lock-down', () => {
     ['SET threads', () => 'SET threads = 1', /configuration has been locked/],
     ['SET autoload', () => 'SET autoload_known_extensions = true', /configuration has been locked/],
     ['RESET lock_configuration', () => 'RESET lock_configuration', /configuration has been locked/],
+    ['SET TimeZone', () => "SET TimeZone = 'America/New_York'", /configuration has been locked/],
   ];
 
   for (const [what, sql, error] of refused) {
@@ -62,10 +63,10 @@ describe('DuckDB lock-down', () => {
   it('reports every lock-down setting as applied', async () => {
     const reader = await readOnly.conn.runAndReadAll(`SELECT name, value FROM duckdb_settings() WHERE name IN
       ('enable_external_access', 'autoinstall_known_extensions', 'autoload_known_extensions',
-       'allow_community_extensions', 'lock_configuration', 'access_mode') ORDER BY name`);
+       'allow_community_extensions', 'lock_configuration', 'access_mode', 'TimeZone') ORDER BY name`);
     assert.deepEqual(Object.fromEntries(reader.getRowsJS().map(([n, v]) => [n, String(v).toLowerCase()])), {
       access_mode: 'read_only', allow_community_extensions: 'false', autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false', enable_external_access: 'false', lock_configuration: 'true',
+      autoload_known_extensions: 'false', enable_external_access: 'false', lock_configuration: 'true', TimeZone: 'utc',
     });
   });
 
@@ -95,29 +96,5 @@ describe('DuckDB lock-down', () => {
   it('refuses to open a database file that does not exist', async () => {
     await assert.rejects(openDuckDBWarehouse({ path: join(dir.path, 'missing.duckdb') }, { readOnly: false }), /not found/);
     assert.equal(existsSync(join(dir.path, 'missing.duckdb')), false);
-  });
-
-  it('gives a writable demo its own copy of the dataset', async () => {
-    const cache = await tempDir('lockdown-demo');
-    try {
-      const wh = await openDuckDBWarehouse({ path: ':demo:' }, { readOnly: false, cacheDir: cache.path });
-      try {
-        assert.equal(wh.readOnly, false);
-        await drain(await wh.execute('DELETE FROM providers', { maxRows: 10, timeoutMs: 10_000 }));
-        const { rows } = await drain(await wh.execute('SELECT count(*) FROM providers', { maxRows: 10, timeoutMs: 10_000 }));
-        assert.deepEqual(rows, [['0']]);
-      } finally {
-        await wh.close();
-      }
-      const ro = await openDuckDBWarehouse({ path: ':demo:' }, { readOnly: true, cacheDir: cache.path });
-      try {
-        const { rows } = await drain(await ro.execute('SELECT count(*) FROM providers', { maxRows: 10, timeoutMs: 10_000 }));
-        assert.deepEqual(rows, [['200']]);
-      } finally {
-        await ro.close();
-      }
-    } finally {
-      await cache.remove();
-    }
   });
 });

@@ -11,17 +11,18 @@ import { drain, makeDuckDBFile, tempDir } from './helpers.ts';
 const SAMPLES = `
 CREATE TABLE samples (
   id INTEGER, txt VARCHAR, zip VARCHAR, zip_num INTEGER, email VARCHAR, dob DATE, ts TIMESTAMP,
-  amount DECIMAL(10,2), flag BOOLEAN, notes VARCHAR, "we""ird" VARCHAR
+  amount DECIMAL(10,2), flag BOOLEAN, notes VARCHAR, "we""ird" VARCHAR, tstz TIMESTAMPTZ
 );
 INSERT INTO samples VALUES
   (1, '123-45-6789', '02139', 2139, 'jane.doe@example.org', DATE '1985-06-15', TIMESTAMP '2021-03-04 05:06:07', 12.50, true,
-   'Pt called from 415-555-0123 re refill; SSN 123-45-6789, MRN-12345678, mail jane.doe@example.org', 'x'),
+   'Pt called from 415-555-0123 re refill; SSN 123-45-6789, MRN-12345678, mail jane.doe@example.org', 'x',
+   TIMESTAMPTZ '2021-01-01 02:00:00+00'),
   (2, 'ab', '03612', 3612, 'no-at-sign', DATE '2001-12-31', TIMESTAMP '1999-12-31 23:59:59', -3.25, false,
-   'Nothing to see here.', 'y'),
+   'Nothing to see here.', 'y', TIMESTAMPTZ '2020-12-31 23:00:00-05'),
   (3, 'O''Brien', ' 10001-1234', 89301, 'a@b@c.org', DATE '1930-01-01', TIMESTAMP '1930-01-01 00:00:00', 0, NULL,
-   'Callback 212-555-0199.', 'z'),
-  (4, 'N/A', 'N/A', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+   'Callback 212-555-0199.', 'z', NULL),
+  (4, 'N/A', 'N/A', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE visits (pid INTEGER);
 INSERT INTO visits VALUES (1), (1), (2), (3), (99);
 CREATE TABLE people (pid BIGINT);
@@ -132,6 +133,11 @@ describe('DuckDB mask expressions', () => {
     const t = await masked({ strategy: 'year' }, 'ts');
     assert.equal(t.type, 'TIMESTAMP');
     assert.equal(t.values[0], `${Date.UTC(2021, 0, 1) / 1000}.000000000`);
+    // TIMESTAMPTZ truncates the UTC wall clock: 2020-12-31 23:00-05 is 2021-01-01 04:00 UTC.
+    const tz = await masked({ strategy: 'year' }, 'tstz');
+    assert.equal(tz.type, 'TIMESTAMP WITH TIME ZONE');
+    const y2021 = `${Date.UTC(2021, 0, 1) / 1000}.000000000 1440`;
+    assert.deepEqual(tz.values, [y2021, y2021, null, null, null]);
     assert.deepEqual(await masked({ strategy: 'year' }, 'txt'), { values: Array(5).fill(null), type: 'VARCHAR' });
   });
 

@@ -122,6 +122,8 @@ export interface ResultSummary {
   digest: string | null;
   /** Cells masked by policy rules or detectors. */
   maskedCells: number;
+  /** Cells masked by policy rules, by rule name (e.g. "mask:PATIENTS.SSN"). */
+  maskedCellsByRule?: Record<string, number>;
   /** Value-detector hits in the result scan, by detector name. */
   detectorHits: Record<string, number>;
   /** Output column names, kept with `values`. */

@@ -66,7 +66,8 @@ interface Plan {
   rewrittenSql: string;
   /** Per output column: scan its text cells with detectors? count its cells as masked? */
   scan: boolean[];
-  masked: boolean[];
+  /** Per output column: the masking rule its values come from (the first masked source), or null. */
+  maskRule: (string | null)[];
   masking: Masking;
 }
 
@@ -286,7 +287,10 @@ export class Pipeline {
       // An output column is exempt from the result scan only when every source is a column
       // the agent was approved to see in clear.
       scan: facts.output.map((o) => !(o.sources.length > 0 && o.sources.every((s) => decision.unmask.has(s)))),
-      masked: facts.output.map((o) => o.sources.some((s) => maskedKeys.has(s))),
+      maskRule: facts.output.map((o) => {
+        const src = o.sources.find((k) => maskedKeys.has(k));
+        return src ? decision.masks.get(src)!.rule : null;
+      }),
       masking,
     };
     this.plans.set(key, plan);
@@ -298,7 +302,9 @@ export class Pipeline {
     // If the engine's columns do not line up with the analysis, scan every text column.
     const aligned = cols.length === plan.scan.length;
     const scanIdx = cols.map((c, i) => c.textual && (!aligned || plan.scan[i]!)).flatMap((b, i) => (b ? [i] : []));
-    const maskedIdx = aligned ? plan.masked.flatMap((b, i) => (b ? [i] : [])) : [];
+    const maskedIdx = aligned ? plan.maskRule.flatMap((r, i) => (r ? [i] : [])) : [];
+    const byRule = new Map<string, number>();
+    const cellsPerColumn = new Array<number>(cols.length).fill(0);
     const exemptIdx = aligned ? plan.scan.flatMap((b, i) => (b ? [] : [i])) : [];
     const detectors = policy.detectors;
     const digest = createHash('sha256');
@@ -323,7 +329,7 @@ export class Pipeline {
               detectorCells++;
             }
           }
-          for (const i of maskedIdx) if (row[i] != null) ruleCells++;
+          for (const i of maskedIdx) if (row[i] != null) cellsPerColumn[i]!++;
           const line = JSON.stringify(row);
           json.push(line);
           if (policy.auditResults !== 'none') digest.update(line).update('\n');
@@ -344,7 +350,13 @@ export class Pipeline {
     this.metrics.rowsReturned.inc(rows);
     const detectorHits = hits.toJSON() as Record<string, number>;
     for (const [d, n] of Object.entries(detectorHits)) this.metrics.maskedCells.inc({ source: 'detector', name: d }, n);
-    if (ruleCells) this.metrics.maskedCells.inc({ source: 'rule', name: 'policy' }, ruleCells);
+    for (const i of maskedIdx) {
+      const rule = plan.maskRule[i]!;
+      byRule.set(rule, (byRule.get(rule) ?? 0) + cellsPerColumn[i]!);
+      ruleCells += cellsPerColumn[i]!;
+    }
+    // Label values are the policy's own rule names: bounded by the policies loaded.
+    for (const [rule, n] of byRule) if (n) this.metrics.maskedCells.inc({ source: 'rule', name: rule }, n);
     const durationMs = Math.round((this.clock() - t0) * 1000) / 1000;
     this.metrics.requestSeconds.observe({ outcome: plan.permit.outcome }, durationMs / 1000);
     this.audit.write({
@@ -356,6 +368,7 @@ export class Pipeline {
         complete,
         digest: policy.auditResults === 'none' ? null : `sha256:${digest.digest('hex')}`,
         maskedCells: ruleCells + detectorCells,
+        maskedCellsByRule: Object.fromEntries(byRule),
         detectorHits,
         ...(policy.auditResults === 'masked' ? { columns: cols.map((c) => auditText(c.name)), values: kept } : {}),
       },

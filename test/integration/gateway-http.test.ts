@@ -159,6 +159,15 @@ describe('audit and metrics', () => {
     assert.equal(res.result.rows, 3);
     assert.match(res.result.digest, /^sha256:[0-9a-f]{64}$/);
   });
+  it('counts masked cells per rule and per detector', async () => {
+    const r = await q('SELECT ssn, phone, notes FROM patients ORDER BY patient_id LIMIT 20');
+    assert.equal(r.status, 200);
+    const res = gw.records().at(-1);
+    assert.deepEqual(res.result.maskedCellsByRule, { 'mask:PATIENTS.SSN': 20, 'mask:PATIENTS.PHONE': 20, 'mask:PATIENTS.NOTES': 20 });
+    assert.ok(res.result.maskedCells >= 60);
+    const m = (await gw.get('/metrics')).text;
+    assert.match(m, /^phigate_masked_cells_total\{source="rule",name="mask:PATIENTS.SSN"\} \d+/m);
+  });
   it('exports phigate_ metrics', async () => {
     const m = await gw.get('/metrics');
     assert.match(m.text, /^phigate_statements_total\{outcome="masked",front_end="sqlapi"\} \d+/m);

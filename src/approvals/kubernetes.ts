@@ -6,7 +6,8 @@
 import type { ApprovalRequest } from '../api/types.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/types.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { isAlreadyExists, isConflict, isNotFound } from '../kube/client.ts';
+import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../kube/client.ts';
+import { CODES, GatewayError } from '../gateway/errors.ts';
 import { ConflictError, type ApprovalStore } from './store.ts';
 
 const ref = (namespace?: string, name?: string) => ({ group: GROUP, version: VERSION, plural: 'approvalrequests', namespace, name });
@@ -65,6 +66,11 @@ export class KubernetesApprovalStore implements ApprovalStore {
     } catch (e) {
       if (isConflict(e)) throw new ConflictError(`approval request ${key} was changed by someone else`);
       if (isNotFound(e)) throw new ConflictError(`approval request ${key} no longer exists`);
+      // The admission policy (or a CRD rule) said no: a decision through the gateway is the
+      // gateway's ServiceAccount deciding, which the API server rightly refuses.
+      if (e instanceof ApiError && (e.status === 403 || e.status === 422)) {
+        throw new GatewayError(403, CODES.notAuthorized, 'review_forbidden', `the API server refused the change to ${key}: ${e.message}; in a cluster, approvers decide with kubectl phigate approve|deny ${req.metadata.name} -n ${ns} --reason TEXT`);
+      }
       throw e;
     }
   }

@@ -167,6 +167,6 @@ function hashKeyOf(policy: AccessPolicy, secrets: readonly SecretObject[]): stri
   if (!ref) return undefined;
   const ns = policy.metadata.namespace ?? 'default';
   const v = secretValue(secrets, ns, ref.name, 'hashKey');
-  if (!v) throw new Error(`policy ${policy.metadata.name}: Secret ${ns}/${ref.name} with key hashKey not found; add it to the files given with -f`);
+  if (!v) throw new Error(`policy ${policy.metadata.name}: Secret ${ns}/${ref.name} with key hashKey not found; add it to the files given with -f (standalone) or create it in namespace ${ns} (cluster)`);
   return v;
 }

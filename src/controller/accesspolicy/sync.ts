@@ -44,28 +44,26 @@ export class AccessPolicySync {
     const rendered = render(namespace, policies, this.d.render);
     const created: string[] = [];
     const updated: string[] = [];
-    let deployment: KubeObject | undefined;
-    for (const obj of [...rendered.namespaced, ...rendered.cluster]) {
-      const ref = refOf(obj);
-      const before = await this.d.client.find(ref);
-      const after = await this.d.client.apply(ref, obj, FIELD_MANAGER);
+    const apply = async (obj: KubeObject, before: KubeObject | undefined) => {
+      const after = await this.d.client.apply(refOf(obj), obj, FIELD_MANAGER);
       if (!before) created.push(obj.kind);
       else if (before.metadata.resourceVersion !== after.metadata.resourceVersion) updated.push(obj.kind);
-      if (obj.kind === 'Deployment') deployment = after;
+    };
+    // Everything but the Deployment first: the gateway never starts without its RBAC and config.
+    const deployment = rendered.namespaced.find((o) => o.kind === 'Deployment')!;
+    for (const obj of [...rendered.namespaced.filter((o) => o !== deployment), ...rendered.cluster]) {
+      await apply(obj, await this.d.client.find(refOf(obj)));
     }
-    if (created.length || updated.length) {
-      this.d.log.info(`gateway in ${namespace}: ${created.length ? `created ${created.join(', ')}` : ''}${created.length && updated.length ? '; ' : ''}${updated.length ? `updated ${updated.join(', ')}` : ''} (policies: ${policies.map((p) => p.metadata.name).join(', ')})`);
-    }
-
+    // Status before the Deployment, so whoever sees the gateway appear also finds the status
+    // that explains it. Readiness comes from the Deployment as it is (an apply does not change
+    // its availability; the Deployment informer brings us back when that changes).
+    const existing = await this.d.client.find(refOf(deployment));
     const secrets = await this.secretKeys(namespace, policies);
     const now = this.d.now?.() ?? new Date();
+    const checks = new Map(policies.map((p) => [p.metadata.name, checkPolicy(p, (name) => secrets.get(name))]));
     for (const policy of policies) {
-      const check = checkPolicy(policy, (name) => secrets.get(name));
-      const status = desiredStatus(policy, check, deployment, rendered.serviceAddress, now);
-      if (created.length) void this.d.recorder.record(policy, 'Normal', 'GatewayCreated', `created ${created.join(', ')} ${namespace}/phigate-gateway; serving at ${rendered.serviceAddress}`);
-      else if (updated.length) void this.d.recorder.record(policy, 'Normal', 'GatewayUpdated', `updated ${updated.join(', ')} ${namespace}/phigate-gateway`);
-      const ev = validityEvent(policy, check);
-      if (ev) void this.d.recorder.record(policy, ev.type, ev.reason, ev.message);
+      const check = checks.get(policy.metadata.name)!;
+      const status = desiredStatus(policy, check, existing ?? deployment, rendered.serviceAddress, now);
       if (!statusChanged(policy, status)) continue;
       try {
         // Server-side apply on the status subresource: this controller owns observedGeneration,
@@ -79,6 +77,17 @@ export class AccessPolicySync {
         if (isNotFound(e)) continue; // deleted meanwhile; its delete event brings us back
         throw e;
       }
+    }
+    await apply(deployment, existing);
+
+    if (created.length || updated.length) {
+      this.d.log.info(`gateway in ${namespace}: ${created.length ? `created ${created.join(', ')}` : ''}${created.length && updated.length ? '; ' : ''}${updated.length ? `updated ${updated.join(', ')}` : ''} (policies: ${policies.map((p) => p.metadata.name).join(', ')})`);
+    }
+    for (const policy of policies) {
+      if (created.length) void this.d.recorder.record(policy, 'Normal', 'GatewayCreated', `created ${created.join(', ')} ${namespace}/phigate-gateway; serving at ${rendered.serviceAddress}`);
+      else if (updated.length) void this.d.recorder.record(policy, 'Normal', 'GatewayUpdated', `updated ${updated.join(', ')} ${namespace}/phigate-gateway`);
+      const ev = validityEvent(policy, checks.get(policy.metadata.name)!);
+      if (ev) void this.d.recorder.record(policy, ev.type, ev.reason, ev.message);
     }
   }
 

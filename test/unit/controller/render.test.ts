@@ -1,0 +1,90 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AccessPolicy } from '../../../src/api/types.ts';
+import { CONFIG_HASH_ANNOTATION, MANAGED_SELECTOR, render, SELECTOR_LABELS, type RenderOptions } from '../../../src/controller/accesspolicy/render.ts';
+
+const opts: RenderOptions = { image: 'ghcr.io/phigate/phigate:0.1.0', replicas: 2, version: '0.1.0' };
+const policy = (name: string, uid: string): AccessPolicy => ({
+  apiVersion: 'phigate.io/v1alpha1', kind: 'AccessPolicy',
+  metadata: { name, namespace: 'team-a', uid, generation: 1 },
+  spec: { warehouse: { type: 'duckdb', duckdb: { path: ':demo:' } }, subjects: [{ kind: 'User', name: 'a' }], access: { statements: ['SELECT'], tables: [{ name: 'PATIENTS', columns: ['*'] }] } },
+});
+const byKind = (objs: { kind: string }[], kind: string) => objs.find((o) => o.kind === kind) as any;
+
+describe('render', () => {
+  const one = render('team-a', [policy('claims', 'u1')], opts);
+
+  it('makes one of each gateway object in the namespace, plus the TokenReview binding', () => {
+    assert.deepEqual(one.namespaced.map((o) => o.kind), ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Service', 'Deployment']);
+    assert.ok(one.namespaced.every((o) => o.metadata.name === 'phigate-gateway' && o.metadata.namespace === 'team-a'));
+    assert.deepEqual(one.cluster.map((o) => `${o.kind}/${o.metadata.name}`), ['ClusterRoleBinding/phigate-gateway-team-a']);
+    assert.equal(one.serviceAddress, 'phigate-gateway.team-a.svc:8443');
+  });
+
+  it('owns every namespaced object by the policy and labels everything as app.kubernetes.io/*', () => {
+    for (const o of one.namespaced) {
+      assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'phigate.io/v1alpha1', kind: 'AccessPolicy', name: 'claims', uid: 'u1' }]);
+    }
+    for (const o of [...one.namespaced, ...one.cluster]) {
+      const l = o.metadata.labels!;
+      assert.equal(l['app.kubernetes.io/name'], 'phigate');
+      assert.equal(l['app.kubernetes.io/component'], 'gateway');
+      assert.equal(l['app.kubernetes.io/managed-by'], 'phigate-controller');
+      assert.equal(l['app.kubernetes.io/part-of'], 'phigate');
+      assert.equal(l['app.kubernetes.io/version'], '0.1.0');
+      // The controller finds what to delete with this selector.
+      for (const term of MANAGED_SELECTOR.split(',')) { const [k, v] = term.split('='); assert.equal(l[k!], v); }
+    }
+    assert.equal(one.cluster[0]!.metadata.ownerReferences, undefined, 'a cluster-scoped object cannot have a namespaced owner');
+  });
+
+  it('serves several policies of a namespace with one gateway owned by all of them, in a stable order', () => {
+    const a = render('team-a', [policy('zeta', 'u2'), policy('alpha', 'u1')], opts);
+    const b = render('team-a', [policy('alpha', 'u1'), policy('zeta', 'u2')], opts);
+    assert.deepEqual(a, b);
+    assert.deepEqual(byKind(a.namespaced, 'Deployment').metadata.ownerReferences.map((r: any) => r.name), ['alpha', 'zeta']);
+    assert.match(byKind(a.namespaced, 'ConfigMap').data['gateway.yaml'], /policies: \[alpha, zeta\]/);
+  });
+
+  it('does not restart the gateway when policies come and go (the pod template hash ignores the list)', () => {
+    const a = byKind(render('team-a', [policy('alpha', 'u1')], opts).namespaced, 'Deployment');
+    const b = byKind(render('team-a', [policy('alpha', 'u1'), policy('beta', 'u2')], opts).namespaced, 'Deployment');
+    assert.deepEqual(a.spec.template, b.spec.template);
+    assert.match(a.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION], /^[0-9a-f]{16}$/);
+  });
+
+  it('runs the gateway locked down, as its own ServiceAccount, on the selector the Service uses', () => {
+    const d = byKind(one.namespaced, 'Deployment');
+    const s = byKind(one.namespaced, 'Service');
+    assert.equal(d.spec.replicas, 2);
+    assert.deepEqual(d.spec.selector.matchLabels, SELECTOR_LABELS);
+    assert.deepEqual(s.spec.selector, SELECTOR_LABELS);
+    for (const [k, v] of Object.entries(SELECTOR_LABELS)) assert.equal(d.spec.template.metadata.labels[k], v);
+    const pod = d.spec.template.spec;
+    assert.equal(pod.serviceAccountName, 'phigate-gateway');
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    const c = pod.containers[0];
+    assert.equal(c.image, opts.image);
+    assert.deepEqual(c.args.slice(0, 3), ['gateway', '--config', '/etc/phigate/gateway.yaml']);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.equal(s.spec.ports[0].port, 8443);
+  });
+
+  it('grants the gateway only its namespace: read policies and Secrets, create and claim ApprovalRequests', () => {
+    const role = byKind(one.namespaced, 'Role');
+    const verbs = (res: string) => role.rules.filter((r: any) => r.resources.includes(res)).flatMap((r: any) => r.verbs).sort();
+    assert.deepEqual(verbs('accesspolicies'), ['get', 'list', 'watch']);
+    assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch']);
+    assert.deepEqual(verbs('approvalrequests'), ['create', 'get', 'list', 'watch']);
+    assert.deepEqual(verbs('approvalrequests/status'), ['get', 'patch', 'update']);
+    assert.ok(!role.rules.some((r: any) => r.verbs.includes('delete') || r.verbs.includes('*') || r.resources.includes('*')));
+    const rb = byKind(one.namespaced, 'RoleBinding');
+    assert.deepEqual(rb.subjects, [{ kind: 'ServiceAccount', name: 'phigate-gateway', namespace: 'team-a' }]);
+    assert.equal(one.cluster[0]!.roleRef && (one.cluster[0] as any).roleRef.name, 'phigate-gateway-tokenreview');
+  });
+
+  it('refuses to render a gateway for no policy', () => {
+    assert.throws(() => render('team-a', [], opts), /at least one/);
+  });
+});

@@ -73,7 +73,7 @@ describe('README examples, against phigate demo', () => {
 
   it('the approval commands in the README work against the demo', async () => {
     const port = new URL(demo.url).port;
-    const block = blocks.find((b) => b.includes('phigate approve'))!;
+    const block = blocks.find((b) => b.includes('npx phigate approve'))!;
     const ask = async (limit: number) => (await fetch(`${demo.url}/api/v2/statements`, {
       method: 'POST',
       headers: { authorization: 'Bearer phigate-demo-agent', 'content-type': 'application/json' },

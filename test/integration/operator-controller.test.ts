@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cli.ts';
 // The AccessPolicy controller against a real kube-apiserver + etcd, driven with the real
 // kubectl: a policy gets a gateway with ownerReferences and status; edits and Secrets are
 // followed; the last policy's deletion removes the gateway (no garbage collector runs here);
@@ -38,6 +40,16 @@ after(async () => {
   await standby?.stop('SIGKILL');
   await ctl?.stop('SIGKILL');
   await cp?.stop();
+});
+
+describe('manifests/examples', () => {
+  it('every example is accepted by the real API server (policies, secrets, agent RBAC, approver binding, approval request)', async () => {
+    const out = await cp.kubectlOk(['apply', '--dry-run=server', '-f', join(ROOT, 'manifests', 'examples')]);
+    for (const what of ['accesspolicy.phigate.io/claims-analytics', 'serviceaccount/coding-agent', 'role.rbac.authorization.k8s.io/phigate-agent',
+      'rolebinding.rbac.authorization.k8s.io/privacy-office-approvers', 'approvalrequest.phigate.io/claims-analytics-7f3a9c']) {
+      assert.match(out, new RegExp(what.replaceAll('.', '\\.')), what);
+    }
+  });
 });
 
 describe('AccessPolicy controller', () => {

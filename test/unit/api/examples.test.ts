@@ -14,7 +14,10 @@ test('the examples directory loads: every policy valid, every Secret readable', 
   const { policies, secrets, ignored } = await loadManifests([dir]);
   assert.deepEqual(policies.map((p) => `${p.policy.metadata.namespace}/${p.policy.metadata.name}`).sort(), ['default/demo', 'team-a/claims-analytics']);
   assert.deepEqual(secrets.map((s) => s.metadata.name).sort(), ['demo-hash-key', 'snowflake-agent']);
-  assert.deepEqual(ignored.map((i) => i.kind), ['phigate.io/v1alpha1/ApprovalRequest']);
+  assert.deepEqual(ignored.map((i) => i.kind).sort(), [
+    'v1/ServiceAccount', 'phigate.io/v1alpha1/ApprovalRequest', 'rbac.authorization.k8s.io/v1/Role',
+    'rbac.authorization.k8s.io/v1/RoleBinding', 'rbac.authorization.k8s.io/v1/RoleBinding',
+  ].sort());
 });
 
 for (const file of files) {

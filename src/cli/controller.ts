@@ -1,5 +1,6 @@
 // `phigate controller`: the operator. Credentials come from KUBECONFIG (or --kubeconfig),
 // else the in-cluster ServiceAccount.
+import type { RenderOptions } from '../controller/accesspolicy/render.ts';
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { KubeClient } from '../kube/client.ts';
@@ -65,7 +66,7 @@ export function addControllerCommand(program: Command): void {
           client, log,
           leaderElection: { enabled: o.leaderElect, namespace: o.leaderElectionNamespace, name: o.leaderElectionId, leaseDurationMs: o.leaseDuration, renewDeadlineMs: o.renewDeadline, retryPeriodMs: o.retryPeriod },
           metrics: o.metricsBindAddress,
-          render: { image: o.gatewayImage, replicas: o.gatewayReplicas, version: VERSION },
+          render: { image: o.gatewayImage, replicas: o.gatewayReplicas, version: VERSION, ...gatewayDefaults(process.env.PHIGATE_GATEWAY_DEFAULTS, log) },
           approvalRetentionMs: o.approvalRetention,
           resyncMs: o.resyncPeriod,
           onLost: () => { process.exitCode = 1; exit(1); },
@@ -84,4 +85,19 @@ export function addControllerCommand(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+}
+
+/**
+ * The chart's gateway pod defaults (JSON in PHIGATE_GATEWAY_DEFAULTS). Malformed JSON stops
+ * the controller: a typo must not silently drop a security context.
+ */
+export function gatewayDefaults(json: string | undefined, log: { warn(m: string): void }): Partial<RenderOptions> {
+  if (!json) return {};
+  let d: any;
+  try { d = JSON.parse(json); } catch { throw new Error('PHIGATE_GATEWAY_DEFAULTS is not valid JSON (it is set by the Helm chart from gateway.* values)'); }
+  if (!d || typeof d !== 'object' || Array.isArray(d)) throw new Error('PHIGATE_GATEWAY_DEFAULTS must be a JSON object');
+  const obj = (k: string) => (d[k] && typeof d[k] === 'object' && !Array.isArray(d[k]) ? d[k] : undefined);
+  if (d.oidc) log.warn('oidc is set in the chart values, but the gateway does not implement OIDC login yet: agents use ServiceAccount tokens');
+  const pull = ['Always', 'IfNotPresent', 'Never'].includes(d.imagePullPolicy) ? d.imagePullPolicy : undefined;
+  return { imagePullPolicy: pull, resources: obj('resources'), podSecurityContext: obj('podSecurityContext'), securityContext: obj('securityContext') };
 }

@@ -28,7 +28,15 @@ export interface RenderOptions {
   replicas: number;
   version: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Pod-spec defaults from the chart (PHIGATE_GATEWAY_DEFAULTS); the built-in ones otherwise. */
+  resources?: Record<string, unknown>;
+  podSecurityContext?: Record<string, unknown>;
+  securityContext?: Record<string, unknown>;
 }
+
+export const DEFAULT_GATEWAY_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } };
+export const DEFAULT_GATEWAY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+export const DEFAULT_GATEWAY_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
 
 export interface Rendered {
   /** In the policies' namespace, owned by every policy. */
@@ -119,7 +127,7 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
         metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
         spec: {
           serviceAccountName: GATEWAY_NAME,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: opts.podSecurityContext ?? DEFAULT_GATEWAY_POD_SECURITY,
           containers: [{
             name: 'gateway',
             image: opts.image,
@@ -133,8 +141,8 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
             ports: [{ name: 'http', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
             readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
-            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            resources: opts.resources ?? DEFAULT_GATEWAY_RESOURCES,
+            securityContext: opts.securityContext ?? DEFAULT_GATEWAY_SECURITY,
             volumeMounts: [
               { name: 'config', mountPath: '/etc/phigate', readOnly: true },
               { name: 'cache', mountPath: '/var/cache/phigate' },

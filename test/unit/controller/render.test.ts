@@ -1,3 +1,5 @@
+import { render as renderGateway, DEFAULT_GATEWAY_RESOURCES, DEFAULT_GATEWAY_POD_SECURITY, DEFAULT_GATEWAY_SECURITY } from '../../../src/controller/accesspolicy/render.ts';
+import { gatewayDefaults } from '../../../src/cli/controller.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AccessPolicy } from '../../../src/api/types.ts';
@@ -86,5 +88,32 @@ describe('render', () => {
 
   it('refuses to render a gateway for no policy', () => {
     assert.throws(() => render('team-a', [], opts), /at least one/);
+  });
+});
+
+describe('gateway pod defaults from the chart (PHIGATE_GATEWAY_DEFAULTS)', () => {
+  const policy = { apiVersion: 'phigate.io/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'p', namespace: 'ns', uid: 'u1', generation: 1 }, spec: { warehouse: { type: 'duckdb', duckdb: { path: ':demo:' } }, subjects: [], access: { statements: ['SELECT'], tables: [] } } } as any;
+  const podOf = (r: ReturnType<typeof renderGateway>) => (r.namespaced.find((o) => o.kind === 'Deployment') as any).spec.template.spec;
+  it('uses the built-in resources and security contexts when none are given', () => {
+    const pod = podOf(renderGateway('ns', [policy], { image: 'img', replicas: 1, version: '0' }));
+    assert.deepEqual(pod.containers[0].resources, DEFAULT_GATEWAY_RESOURCES);
+    assert.deepEqual(pod.securityContext, DEFAULT_GATEWAY_POD_SECURITY);
+    assert.deepEqual(pod.containers[0].securityContext, DEFAULT_GATEWAY_SECURITY);
+  });
+  it('applies the chart values the controller reads from its environment', () => {
+    const warnings: string[] = [];
+    const defaults = gatewayDefaults(JSON.stringify({
+      imagePullPolicy: 'Always', resources: { limits: { memory: '2Gi' } }, podSecurityContext: { runAsNonRoot: true, runAsUser: 1000 },
+      securityContext: { readOnlyRootFilesystem: true }, oidc: { issuerUrl: 'https://idp.example.org' },
+    }), { warn: (m) => warnings.push(m) });
+    const pod = podOf(renderGateway('ns', [policy], { image: 'img', replicas: 1, version: '0', ...defaults }));
+    assert.deepEqual(pod.containers[0].resources, { limits: { memory: '2Gi' } });
+    assert.equal(pod.containers[0].imagePullPolicy, 'Always');
+    assert.equal(pod.securityContext.runAsUser, 1000);
+    assert.match(warnings.join(), /OIDC/);
+  });
+  it('refuses malformed defaults instead of dropping a security context', () => {
+    assert.throws(() => gatewayDefaults('{not json', { warn: () => {} }), /not valid JSON/);
+    assert.throws(() => gatewayDefaults('[]', { warn: () => {} }), /JSON object/);
   });
 });

@@ -13,7 +13,7 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
-{{/* Selector of the controller's pods: the same as manifests/controller/deployment.yaml. */}}
+{{/* Selector of the controller's pods. */}}
 {{- define "phigate.controller.selectorLabels" -}}
 app.kubernetes.io/name: phigate
 app.kubernetes.io/component: controller

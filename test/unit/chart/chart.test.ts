@@ -4,6 +4,7 @@
 // controller renders today, the Grafana dashboard well-formed and naming only metrics phigate
 // defines, and the README's values table covering every value. (test/integration/helm.test.ts
 // renders, lints and installs the chart with the real helm.)
+import { parseAllDocuments } from 'yaml';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -106,8 +107,8 @@ describe('versions and defaults', () => {
     assert.equal(values.gateway.replicas, 1);
   });
 
-  it('the controller defaults are manifests/controller/deployment.yaml\'s', () => {
-    const m = parse(read(ROOT, 'manifests', 'controller', 'deployment.yaml'));
+  it('the controller defaults are the Deployment in manifests/install.yaml', () => {
+    const m = parseAllDocuments(read(ROOT, 'manifests', 'install.yaml')).map((d) => d.toJS()).find((d: any) => d?.kind === 'Deployment');
     const pod = m.spec.template.spec;
     assert.equal(values.controller.replicas, m.spec.replicas);
     assert.deepEqual(values.controller.resources, pod.containers[0].resources);

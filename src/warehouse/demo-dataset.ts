@@ -13,7 +13,6 @@ import {
   DuckDBDataChunk, DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance, DuckDBTimestampValue, DuckDBVector,
   type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
-import { RESTRICTED_ZIP3 } from './hipaa.ts';
 
 /** Bump on any change to the schema or to what the generator produces. */
 export const DATASET_VERSION = 1;
@@ -268,7 +267,7 @@ class DatasetGenerator {
       const first = r.pick(FIRST_NAMES), last = r.pick(LAST_NAMES);
       const mrn = this.unique(this.usedMrn, () => `MRN-${r.int(10_000_000, 98_999_999)}`);
       const ssn = this.unique(this.usedSsn, () => ssnOf(r));
-      const place = r.weighted(PLACES.map((p) => [p, p.restricted ? 1 : 3] as const));
+      const place = r.weighted(PLACES.map((p) => [p, p.rare ? 1 : 3] as const));
       const zip = place.zip3 + r.digits(2);
       const phone = this.phone(r);
       const email = `${emailLocal(first)}.${emailLocal(last)}${r.int(1, 999)}@${r.pick(EMAIL_DOMAINS)}`;
@@ -416,9 +415,10 @@ const STREETS = [
 ];
 const STREET_SUFFIXES = ['St', 'Ave', 'Rd', 'Blvd', 'Ln', 'Dr', 'Ct', 'Way'];
 
-interface Place { city: string; state: string; zip3: string; restricted: boolean }
-const place = (city: string, state: string, zip3: string): Place =>
-  ({ city, state, zip3, restricted: RESTRICTED_ZIP3.includes(zip3) });
+/** `rare` places are drawn a third as often (small areas, mostly Safe Harbor's restricted ones). */
+interface Place { city: string; state: string; zip3: string; rare: boolean }
+const place = (city: string, state: string, zip3: string): Place => ({ city, state, zip3, rare: false });
+const rarePlace = (city: string, state: string, zip3: string): Place => ({ city, state, zip3, rare: true });
 
 const PLACES: Place[] = [
   place('Boston', 'MA', '021'), place('New York', 'NY', '100'), place('Chicago', 'IL', '606'),
@@ -432,12 +432,12 @@ const PLACES: Place[] = [
   place('Albuquerque', 'NM', '871'), place('Salt Lake City', 'UT', '841'), place('Charlotte', 'NC', '282'),
   place('Richmond', 'VA', '232'), place('Baltimore', 'MD', '212'), place('Hartford', 'CT', '061'),
   place('Providence', 'RI', '029'), place('Portland', 'ME', '041'), place('Burlington', 'VT', '054'),
-  // The restricted prefixes, so that zip3's '000' rule has rows to act on.
-  place('Keene', 'NH', '036'), place('Island Pond', 'VT', '059'), place('New York', 'NY', '102'),
-  place('Washington', 'DC', '203'), place('Washington', 'DC', '205'), place('Selma', 'AL', '369'),
-  place('Grand Marais', 'MN', '556'), place('Valentine', 'NE', '692'), place('Yellowstone', 'WY', '821'),
-  place('Rawlins', 'WY', '823'), place('Socorro', 'NM', '878'), place('Truth or Consequences', 'NM', '879'),
-  place('Tucumcari', 'NM', '884'), place('Ely', 'NV', '893'),
+  // Small areas, most of them Safe Harbor-restricted, so that zip3's '000' rule has rows to act on.
+  rarePlace('Keene', 'NH', '036'), rarePlace('Island Pond', 'VT', '059'), rarePlace('New York', 'NY', '102'),
+  rarePlace('Washington', 'DC', '203'), rarePlace('Washington', 'DC', '205'), rarePlace('Selma', 'AL', '369'),
+  rarePlace('Grand Marais', 'MN', '556'), rarePlace('Valentine', 'NE', '692'), rarePlace('Yellowstone', 'WY', '821'),
+  rarePlace('Rawlins', 'WY', '823'), rarePlace('Socorro', 'NM', '878'), rarePlace('Truth or Consequences', 'NM', '879'),
+  rarePlace('Tucumcari', 'NM', '884'), rarePlace('Ely', 'NV', '893'),
 ];
 
 const SPECIALTIES = [

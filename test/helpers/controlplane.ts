@@ -6,8 +6,9 @@
 // Binaries: $KUBEBUILDER_ASSETS (a folder with kube-apiserver and etcd), else the cache
 // ~/.cache/phigate/kube/<version>/, else built there from Go modules (about 7 minutes cold on
 // two cores; a clear error if Go or the module proxy is unavailable). Never a non-loopback address.
+import { buildOnce } from './build-once.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
@@ -74,41 +75,10 @@ export async function kubeBinaries(log: (m: string) => void = (m) => process.std
     throw new BinariesUnavailable(`KUBEBUILDER_ASSETS=${env} does not contain both kube-apiserver and etcd; unset it to let the tests build them (needs Go), or point it at a folder that has them`);
   }
   const cache = kubeCacheDir();
-  if (hasBoth(cache)) return cache;
-  mkdirSync(cache, { recursive: true });
-  // Several test files may start at once: one builds, the others wait for it.
-  const lock = join(cache, '.building');
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      if (hasBoth(cache)) return cache;
-      if (lockIsStale(lock)) { rmSync(lock, { recursive: true, force: true }); continue; }
-      await sleep(2000);
-    }
-  }
-  try {
-    if (hasBoth(cache)) return cache;
-    await buildBinaries(cache, log);
-    return cache;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await buildOnce(cache, () => hasBoth(cache), () => buildBinaries(cache, log));
+  return cache;
 }
 
-function lockIsStale(lock: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EPERM') return false;
-    // No pid file yet (just created) counts as live for a few seconds.
-    try { return Date.now() - statSync(lock).mtimeMs > 10_000; } catch { return true; }
-  }
-}
 
 async function buildBinaries(cache: string, log: (m: string) => void): Promise<void> {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });

@@ -2,8 +2,9 @@
 // ~/.cache/phigate/helm/<version>/helm, else built there from Go modules (a module that
 // requires helm.sh/helm/v3; about 2 minutes once on two cores). A clear error, never a skip,
 // when neither a binary nor Go and its module proxy are available.
+import { buildOnce } from './build-once.ts';
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -23,7 +24,6 @@ export class HelmUnavailable extends Error {
 export const helmCacheDir = () => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'phigate', 'helm', HELM_VERSION);
 
 const executable = (p: string) => { try { accessSync(p, constants.X_OK); return statSync(p).isFile(); } catch { return false; } };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Path of a helm binary: found, or built and cached. */
 export async function helmBinary(log: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
@@ -34,39 +34,10 @@ export async function helmBinary(log: (m: string) => void = (m) => process.stder
   }
   const dir = helmCacheDir();
   const bin = join(dir, 'helm');
-  if (executable(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
-  // Several test files may start at once: one builds, the others wait for it.
-  const lock = join(dir, '.building');
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      if (executable(bin)) return bin;
-      if (lockIsStale(lock)) { rmSync(lock, { recursive: true, force: true }); continue; }
-      await sleep(2000);
-    }
-  }
-  try {
-    if (executable(bin)) return bin;
-    await buildHelm(bin, log);
-    return bin;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await buildOnce(dir, () => executable(bin), () => buildHelm(bin, log));
+  return bin;
 }
 
-function lockIsStale(lock: string): boolean {
-  try {
-    process.kill(Number(readFileSync(join(lock, 'pid'), 'utf8')), 0);
-    return false;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EPERM') return false;
-    try { return Date.now() - statSync(lock).mtimeMs > 10_000; } catch { return true; }
-  }
-}
 
 async function buildHelm(bin: string, log: (m: string) => void): Promise<void> {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });

@@ -299,13 +299,12 @@ export class Pipeline {
 
   private async stream(req: StatementRequest, served: ServedPolicy, plan: Plan, stream: Awaited<ReturnType<Warehouse['execute']>>, cols: ResultColumn[], sink: ResultSink, statementId: string, t0: number): Promise<void> {
     const policy = served.compiled;
-    // If the engine's columns do not line up with the analysis, scan every text column.
-    const aligned = cols.length === plan.scan.length;
-    const scanIdx = cols.map((c, i) => c.textual && (!aligned || plan.scan[i]!)).flatMap((b, i) => (b ? [i] : []));
-    const maskedIdx = aligned ? plan.maskRule.flatMap((r, i) => (r ? [i] : [])) : [];
+    // run() has checked that the engine's columns line up one to one with the analysis.
+    const scanIdx = cols.flatMap((c, i) => (c.textual && plan.scan[i] ? [i] : []));
+    const maskedIdx = plan.maskRule.flatMap((r, i) => (r ? [i] : []));
+    const exemptIdx = plan.scan.flatMap((b, i) => (b ? [] : [i]));
     const byRule = new Map<string, number>();
     const cellsPerColumn = new Array<number>(cols.length).fill(0);
-    const exemptIdx = aligned ? plan.scan.flatMap((b, i) => (b ? [] : [i])) : [];
     const detectors = policy.detectors;
     const digest = createHash('sha256');
     const kept: (string | null)[][] = [];

@@ -217,7 +217,7 @@ class Binder {
     }
     const nameKey = upper(ref.parts[ref.parts.length - 1]!.value);
     if (ref.parts.length === 1) {
-      const cte = lookupCte(scope.ctes, nameKey);
+      const cte = scope.ctes.get(nameKey);
       if (cte) {
         if (!cte.columns) throw new Unanalysable(`recursive reference to ${nameKey} outside its recursive arm`);
         this.cteRefs.push({ start: ref.nameStart, end: ref.nameEnd, name: nameKey });
@@ -511,10 +511,6 @@ function groupByItems(g: any): any[] {
     return g.columns;
   }
   throw new Unanalysable('GROUP BY');
-}
-
-function lookupCte(ctes: Map<string, Cte>, name: string): Cte | undefined {
-  return ctes.get(name);
 }
 
 function findRel(scope: Scope, name: string): Rel | undefined {

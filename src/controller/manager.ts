@@ -23,7 +23,7 @@ export interface ManagerOptions {
   metrics: { host: string; port: number };
   render: RenderOptions;
   approvalRetentionMs: number;
-  /** AccessPolicies are looked at again this often (Secrets they name may have appeared). */
+  /** AccessPolicies are looked at again this often (a safety net: changes arrive by watch). */
   resyncMs: number;
   watchTimeoutSeconds?: number;
   /** Called when leadership is lost; the CLI exits. */
@@ -77,10 +77,13 @@ export async function startManager(o: ManagerOptions): Promise<RunningManager> {
     const policies = new Informer<AccessPolicy & KubeObject>(o.client, { resource: { group: GROUP, version: VERSION, plural: 'accesspolicies' }, resyncMs: o.resyncMs, ...watch });
     const deployments = new Informer(o.client, { resource: { group: 'apps', version: 'v1', plural: 'deployments' }, labelSelector: MANAGED_SELECTOR, ...watch });
     const requests = new Informer<ApprovalRequest & KubeObject>(o.client, { resource: { group: GROUP, version: VERSION, plural: 'approvalrequests' }, ...watch });
-    informers = [policies, deployments, requests];
+    // Metadata only: the controller learns that a Secret a policy names appeared or changed
+    // without ever caching a Secret's contents (sync reads the one it checks).
+    const secrets = new Informer(o.client, { resource: { group: '', version: 'v1', plural: 'secrets' }, metadataOnly: true, ...watch });
+    informers = [policies, deployments, requests, secrets];
     const recorder = new EventRecorder(o.client, 'phigate-controller', id, recorderLog);
     controllers = [
-      accessPolicyController({ client: o.client, policies, deployments, recorder, metrics, log: o.log, render: o.render }),
+      accessPolicyController({ client: o.client, policies, deployments, secrets, recorder, metrics, log: o.log, render: o.render }),
       approvalRequestController({ client: o.client, requests, recorder, metrics, log: o.log, retentionMs: o.approvalRetentionMs }),
     ];
     for (const i of informers) i.start();

@@ -1,6 +1,6 @@
 // Cluster mode (`phigate gateway`): the shared gateway (server.ts) fed from the cluster. It
-// watches its own namespace's AccessPolicies and Secrets and serves changes without a
-// restart; a policy that fails to load keeps its last good version in service (or none, if
+// watches its own namespace's AccessPolicies and the Secrets they name (each by name: the
+// gateway's Role grants those and no other) and serves changes without a restart; a policy that fails to load keeps its last good version in service (or none, if
 // it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
 // by this field manager; the controller owns Valid and Ready). Agents authenticate with
 // TokenReview; approvals are ApprovalRequest resources in the namespace.
@@ -14,6 +14,8 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { isNotFound, refOf } from '../kube/client.ts';
 import { rfc3339 } from '../kube/conditions.ts';
 import { Informer } from '../kube/informer.ts';
+import { NamedWatch } from '../kube/named-watch.ts';
+import { referencedSecrets } from '../controller/accesspolicy/check.ts';
 import type { ServedPolicy } from './pipeline.ts';
 import { READ_ONLY_KINDS, startGatewayCore, type RunningGateway } from './server.ts';
 import { tokenReviewAuthenticator } from './tokenreview.ts';
@@ -50,7 +52,7 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
   });
   const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
   const policies = new Informer<PolicyObject>(client, { resource: { group: GROUP, version: VERSION, plural: 'accesspolicies', namespace }, log: informerLog });
-  const secrets = new Informer<SecretResource>(client, { resource: { group: '', version: 'v1', plural: 'secrets', namespace }, log: informerLog });
+  const secrets = new NamedWatch<SecretResource>(client, { resource: { group: '', version: 'v1', plural: 'secrets', namespace }, onChange: () => schedule(), log: informerLog });
 
   // What is served, per policy name: the version that loaded, and what it was loaded from.
   const current = new Map<string, { fingerprint: string; generation: number; served: ServedPolicy }>();
@@ -58,17 +60,22 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
 
   const reload = async () => {
     const live = policies.list().filter((p) => !p.metadata.deletionTimestamp);
+    await secrets.want(live.flatMap(referencedSecrets));
     const secretList = secrets.list();
+    const unreadable = new Set(secrets.unsynced());
     const readOnly = live.every((p) => p.spec.access.statements.every((s) => READ_ONLY_KINDS.has(s)));
     for (const name of [...current.keys()]) if (!live.some((p) => p.metadata.name === name)) { current.delete(name); reported.delete(name); }
     for (const p of live) {
       const name = p.metadata.name;
-      const fingerprint = `${p.metadata.uid}|${p.metadata.generation}|${secretVersions(p, secretList)}`;
+      const fingerprint = `${p.metadata.uid}|${p.metadata.generation}|${secretVersions(p, secretList, unreadable)}`;
       if (current.get(name)?.fingerprint === fingerprint) continue;
       let condition: { status: 'True' | 'False'; reason: string; message: string };
       try {
         const v = validateAccessPolicy(p);
         if (!v.ok) throw new Error(formatFieldErrors(v.errors).replace(/\n/g, '; '));
+        const waiting = referencedSecrets(p).filter((n) => unreadable.has(n));
+        // Not "missing": the Role naming it may simply not be written yet. The watch retries.
+        if (waiting.length) throw new Error(`cannot read Secret ${waiting.map((n) => `${namespace}/${n}`).join(', ')} yet (the controller grants the gateway each Secret a policy names; if this persists, check Role ${namespace}/phigate-gateway)`);
         const served = await core.compile(v.value, secretList, readOnly, `AccessPolicy ${namespace}/${name}`);
         current.set(name, { fingerprint, generation: p.metadata.generation ?? 0, served });
         condition = { status: 'True', reason: 'Loaded', message: `generation ${p.metadata.generation} is served` };
@@ -120,12 +127,10 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
 
   const loaded = (async () => {
     policies.start();
-    secrets.start();
-    await Promise.all([policies.waitForSync(), secrets.waitForSync()]);
+    await policies.waitForSync();
     await reload();
     policies.on(schedule);
-    secrets.on(schedule);
-    log.info(`watching AccessPolicies and Secrets of namespace ${namespace}`);
+    log.info(`watching AccessPolicies of namespace ${namespace} and the Secrets they name`);
   })();
   loaded.catch(() => {});
 
@@ -142,7 +147,6 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
 }
 
 /** The resourceVersions of the Secrets a policy names: a changed Secret reloads the policy. */
-function secretVersions(p: AccessPolicy, secrets: SecretResource[]): string {
-  const names = [p.spec.warehouse?.snowflake?.credentialsSecretRef?.name, p.spec.masking?.hashKeySecretRef?.name].filter(Boolean);
-  return names.map((n) => `${n}@${secrets.find((s) => s.metadata.name === n)?.metadata.resourceVersion ?? '-'}`).join(',');
+function secretVersions(p: AccessPolicy, secrets: SecretResource[], unreadable: Set<string>): string {
+  return referencedSecrets(p).map((n) => `${n}@${unreadable.has(n) ? '?' : secrets.find((s) => s.metadata.name === n)?.metadata.resourceVersion ?? '-'}`).join(',');
 }

@@ -53,6 +53,10 @@ export function resourcePath(r: ResourceRef): string {
   return p;
 }
 
+// Metadata-only reads (as controller-runtime's OnlyMetadata): the server sends
+// PartialObjectMetadata, so a cache of, say, every Secret holds names and versions, never values.
+export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 export const MERGE_PATCH = 'application/merge-patch+json';
 export const JSON_PATCH = 'application/json-patch+json';
 export const APPLY_PATCH = 'application/apply-patch+yaml';
@@ -91,10 +95,11 @@ export class KubeClient {
 
   get server(): string { return this.config.getCurrentCluster()!.server; }
 
-  async request<T = any>(method: string, path: string, opts: { body?: unknown; contentType?: string; query?: Record<string, string | number | boolean | undefined>; timeoutMs?: number } = {}): Promise<T> {
+  async request<T = any>(method: string, path: string, opts: { body?: unknown; contentType?: string; accept?: string; query?: Record<string, string | number | boolean | undefined>; timeoutMs?: number } = {}): Promise<T> {
     const url = new URL(this.server.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const { headers } = await this.requestHeaders();
+    if (opts.accept) headers['Accept'] = opts.accept;
     let payload: string | undefined;
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -128,8 +133,9 @@ export class KubeClient {
     try { return await this.get<T>(ref); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
   }
 
-  list<T = KubeObject>(ref: ResourceRef, query: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; limit?: number; continue?: string } = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>('GET', resourcePath(ref), { query });
+  /** `metadataOnly`: items are PartialObjectMetadata (no data, spec or status ever leaves the API server). */
+  list<T = KubeObject>(ref: ResourceRef, query: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; limit?: number; continue?: string } = {}, opts: { metadataOnly?: boolean } = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', resourcePath(ref), { query, accept: opts.metadataOnly ? METADATA_LIST_ACCEPT : undefined });
   }
 
   create<T = KubeObject>(ref: ResourceRef, body: unknown): Promise<T> { return this.request<T>('POST', resourcePath(ref), { body }); }
@@ -162,7 +168,7 @@ export class KubeClient {
    * arrives. `done` settles when the stream ends: resolves when the server closed it, rejects
    * on a network error or a non-200 answer (ApiError). `abort()` ends it at any moment.
    */
-  watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, obj: any) => void): { done: Promise<void>; abort: () => void } {
+  watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, obj: any) => void, opts: { metadataOnly?: boolean } = {}): { done: Promise<void>; abort: () => void } {
     let aborted = false;
     let abort: () => void = () => { aborted = true; };
     const done = (async () => {
@@ -170,6 +176,7 @@ export class KubeClient {
       url.searchParams.set('watch', 'true');
       for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
       const { headers, agent } = await this.requestHeaders();
+      if (opts.metadataOnly) headers['Accept'] = METADATA_ACCEPT;
       if (aborted) return;
       await new Promise<void>((resolve, reject) => {
         const send = url.protocol === 'http:' ? httpRequest : httpsRequest;

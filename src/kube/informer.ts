@@ -19,6 +19,8 @@ export interface InformerOptions {
   resource: Omit<ResourceRef, 'name' | 'subresource'>;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Cache metadata only (PartialObjectMetadata): for objects whose contents this process must not hold, such as Secrets. */
+  metadataOnly?: boolean;
   /** Server-side watch timeout (jittered by up to 20%); the watchdog allows this plus stallGraceMs. */
   watchTimeoutSeconds?: number;
   stallGraceMs?: number;
@@ -132,8 +134,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.client.list<T>(this.opts.resource, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, continue: cont });
-      items.push(...page.items);
+      const page = await this.client.list<T>(this.opts.resource, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: 500, continue: cont }, { metadataOnly: this.opts.metadataOnly });
+      items.push(...(page.items ?? [])); // an empty PartialObjectMetadataList has items: null
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
@@ -205,7 +207,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.cache.set(k, o);
           this.emit(old ? 'update' : 'add', o, old);
         }
-      });
+      }, { metadataOnly: this.opts.metadataOnly });
       this.abortWatch = () => finish();
       w.done.then(() => finish(), (e) => finish(e));
     });

@@ -32,7 +32,8 @@ before(async () => {
   cp = await startControlPlane();
   await installOperator(cp);
   for (const ns of ['team-a', 'team-b', 'team-c']) await cp.kubectlOk(['create', 'namespace', ns]);
-  ctl = await startController(cp, ['--resync-period', '2s']);
+  // A resync far longer than the tests: what they see arrives through watches.
+  ctl = await startController(cp, ['--resync-period', '1h']);
   await ctl.waitForLog(/is the leader/);
 });
 
@@ -97,7 +98,8 @@ describe('AccessPolicy controller', () => {
     const warnings = await cp.kubectlOk(['get', 'events', '-n', 'team-a', '--field-selector', 'involvedObject.name=claims,type=Warning', '-o', 'jsonpath={.items[*].reason}']);
     assert.match(warnings, /SecretNotFound/);
 
-    // The Secret appears: the periodic resync sees it without any edit of the policy.
+    // The Secret appears: the controller's (metadata-only) Secret watch brings the policy back
+    // without any edit of it, long before the hourly resync.
     await cp.kubectlOk(['create', 'secret', 'generic', 'hash-key', '-n', 'team-a', '--from-literal=hashKey=0123456789abcdef0123456789abcdef']);
     const fixed = await policyWhen('team-a', 'claims', 'Valid again', (p) => condition(p, 'Valid')?.status === 'True');
     assert.equal(condition(fixed, 'Ready').status, 'True');
@@ -147,7 +149,7 @@ describe('AccessPolicy controller', () => {
 
 describe('leader election', () => {
   it('keeps a second replica waiting while the leader acts', async () => {
-    standby = await startController(cp, ['--resync-period', '2s']);
+    standby = await startController(cp, ['--resync-period', '1h']);
     await standby.waitForLog(/waiting for lease phigate-system\/phigate-controller/);
     await cp.kubectlOk(['apply', '-f', '-'], { input: policy('b1', 'team-b') });
     await policyWhen('team-b', 'b1', 'status from the leader', (p) => p.status?.observedGeneration === 1);

@@ -154,4 +154,24 @@ describe('gateway in cluster mode', () => {
     assert.equal(r.status, 200);
     assert.ok(r.json.data.every((row: string[]) => /^\*+\d{4}$/.test(row[1]!)), 'generation 2 masking still applies');
   });
+
+  it('reads only the Secrets its policies name, and follows one created later without a restart', async () => {
+    const can = async (verb: string, what: string) =>
+      (await cp.kubectl(['auth', 'can-i', verb, what, '-n', NS, '--as', `system:serviceaccount:${NS}:phigate-gateway`])).stdout.trim();
+    await waitFor('Role names Secret missing', async () => (await can('get', 'secret/missing')) === 'yes');
+    assert.equal(await can('watch', 'secret/missing'), 'yes');
+    assert.equal(await can('get', 'secret/unrelated'), 'no', 'a Secret no policy names');
+    assert.equal(await can('list', 'secrets'), 'no', 'listing the namespace would reveal every Secret');
+
+    await cp.kubectlOk(['create', 'secret', 'generic', 'missing', '-n', NS, '--from-literal=hashKey=fedcba9876543210fedcba9876543210']);
+    await waitFor('generation 3 served', async () => /serving AccessPolicy team-a\/claims generation 3/.test(gwLog), 20_000);
+    const p = await waitFor('Loaded', async () => {
+      const x = await getJson(['get', 'accesspolicy', 'claims', '-n', NS]);
+      return loaded(x)?.reason === 'Loaded' ? x : undefined;
+    }, 20_000);
+    assert.match(loaded(p).message, /generation 3 is served/);
+    const r = await post(agentToken, { statement: SQL });
+    assert.equal(r.status, 200);
+    assert.ok(r.json.data.every((row: string[]) => !/\d{3}-\d{2}-\d{4}/.test(row[1]!) && !/^\*+\d{4}$/.test(row[1]!)), 'generation 3 hashes the SSN');
+  });
 });

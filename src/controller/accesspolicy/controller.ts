@@ -1,7 +1,8 @@
 // Wiring of the AccessPolicy controller: which changes put which key on the queue. The key is
 // a namespace, because a namespace's policies share one gateway. Policies enqueue their
 // namespace; so do the gateway Deployments (availability feeds the Ready condition, and a
-// Deployment found at start-up in a namespace without policies is cleaned up).
+// Deployment found at start-up in a namespace without policies is cleaned up), and Secrets a
+// policy names (one created after its policy turns Valid at once, not at the next resync).
 import type { Logger } from 'winston';
 import type { AccessPolicy } from '../../api/types.ts';
 import type { KubeClient, KubeObject } from '../../kube/client.ts';
@@ -10,12 +11,15 @@ import type { Informer } from '../../kube/informer.ts';
 import type { ControllerMetrics } from '../../metrics/controller.ts';
 import { Controller } from '../runtime.ts';
 import type { RenderOptions } from './render.ts';
+import { referencedSecrets } from './check.ts';
 import { AccessPolicySync } from './sync.ts';
 
 export interface AccessPolicyControllerDeps {
   client: KubeClient;
   policies: Informer<AccessPolicy & KubeObject>;
   deployments: Informer;
+  /** Secrets' metadata (names and versions only), all namespaces. */
+  secrets: Informer;
   recorder: EventRecorder;
   metrics: ControllerMetrics;
   log: Logger;
@@ -28,5 +32,9 @@ export function accessPolicyController(d: AccessPolicyControllerDeps): Controlle
   const enqueue = (_ev: string, obj: KubeObject) => { if (obj.metadata.namespace) c.queue.add(obj.metadata.namespace); };
   d.policies.on(enqueue);
   d.deployments.on(enqueue);
+  d.secrets.on((_ev, s) => {
+    const ns = s.metadata.namespace;
+    if (ns && d.policies.list(ns).some((p) => referencedSecrets(p).includes(s.metadata.name))) c.queue.add(ns);
+  });
   return c;
 }

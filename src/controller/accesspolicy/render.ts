@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { API_VERSION, GROUP } from '../../api/types.ts';
 import type { AccessPolicy } from '../../api/types.ts';
 import type { KubeObject, OwnerReference } from '../../kube/client.ts';
+import { referencedSecrets } from './check.ts';
 
 export const GATEWAY_NAME = 'phigate-gateway';
 export const GATEWAY_PORT = 8443;
@@ -91,6 +92,7 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
     '',
   ].join('\n');
 
+  const secretNames = [...new Set(sorted.flatMap(referencedSecrets))].sort();
   const serviceAccount: KubeObject = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(GATEWAY_NAME) };
 
   const role: KubeObject = {
@@ -100,7 +102,10 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
       { apiGroups: [GROUP], resources: ['accesspolicies/status'], verbs: ['get', 'patch'] },
       { apiGroups: [GROUP], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch', 'create'] },
       { apiGroups: [GROUP], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+      // Only the Secrets a policy names (list and watch of one name need a
+      // metadata.name field selector); no rule at all when none is named, since an empty
+      // resourceNames would mean every Secret.
+      ...(secretNames.length ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: secretNames, verbs: ['get', 'list', 'watch'] }] : []),
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ],
   };

@@ -73,17 +73,32 @@ describe('render', () => {
     assert.equal(s.spec.ports[0].port, 8443);
   });
 
-  it('grants the gateway only its namespace: read policies and Secrets, create and claim ApprovalRequests', () => {
+  it('grants the gateway only its namespace: read policies, create and claim ApprovalRequests; no Secret when none is named', () => {
     const role = byKind(one.namespaced, 'Role');
     const verbs = (res: string) => role.rules.filter((r: any) => r.resources.includes(res)).flatMap((r: any) => r.verbs).sort();
     assert.deepEqual(verbs('accesspolicies'), ['get', 'list', 'watch']);
-    assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch']);
+    assert.deepEqual(verbs('secrets'), [], 'a rule with no resourceNames would grant every Secret of the namespace');
     assert.deepEqual(verbs('approvalrequests'), ['create', 'get', 'list', 'watch']);
     assert.deepEqual(verbs('approvalrequests/status'), ['get', 'patch', 'update']);
     assert.ok(!role.rules.some((r: any) => r.verbs.includes('delete') || r.verbs.includes('*') || r.resources.includes('*')));
     const rb = byKind(one.namespaced, 'RoleBinding');
     assert.deepEqual(rb.subjects, [{ kind: 'ServiceAccount', name: 'phigate-gateway', namespace: 'team-a' }]);
     assert.equal(one.cluster[0]!.roleRef && (one.cluster[0] as any).roleRef.name, 'phigate-gateway-tokenreview');
+  });
+
+  it('lets the gateway read only the Secrets its policies name, and nothing of a Secret named by no policy', () => {
+    const withSecrets = (name: string, uid: string, spec: Partial<AccessPolicy['spec']>): AccessPolicy => {
+      const p = policy(name, uid);
+      return { ...p, spec: { ...p.spec, ...spec } };
+    };
+    const hashed = withSecrets('claims', 'u1', { masking: { rules: [{ columns: ['PATIENTS.MRN'], strategy: 'hash' }], hashKeySecretRef: { name: 'hash-key' } } } as any);
+    const snow = withSecrets('billing', 'u2', { warehouse: { type: 'snowflake', snowflake: { account: 'xy12345', warehouse: 'WH', database: 'DB', schema: 'PUBLIC', credentialsSecretRef: { name: 'sf-creds' } } } } as any);
+    const both = render('team-a', [hashed, snow], opts);
+    const rules = byKind(both.namespaced, 'Role').rules.filter((r: any) => r.resources.includes('secrets'));
+    assert.deepEqual(rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['hash-key', 'sf-creds'], verbs: ['get', 'list', 'watch'] }]);
+    // A policy removed takes its Secret out of the Role.
+    const left = byKind(render('team-a', [hashed], opts).namespaced, 'Role').rules.filter((r: any) => r.resources.includes('secrets'));
+    assert.deepEqual(left[0].resourceNames, ['hash-key']);
   });
 
   it('refuses to render a gateway for no policy', () => {

@@ -186,3 +186,23 @@ describe('chained authenticator (cluster mode)', () => {
     assert.match(logs.join('\n'), /signature verification failed/);
   });
 });
+
+describe('phigate gateway OIDC settings (gateway.yaml auth.oidc, --oidc-* flags)', async () => {
+  const { oidcSettings } = await import('../../../src/cli/gateway.ts');
+  const config = { auth: { tokenReview: { audience: 'phigate' }, oidc: { issuerUrl: 'https://idp.example.org', audience: 'phigate', groupsPrefix: 'idp:' } } };
+
+  it('reads auth.oidc from the config, each flag overriding its setting', () => {
+    assert.equal(oidcSettings({}, {}), undefined, 'no OIDC unless configured');
+    assert.deepEqual(oidcSettings(config, { oidcAudience: 'agents', oidcJwksUrl: 'https://idp.example.org/keys', oidcUsernamePrefix: '' }), {
+      issuerUrl: 'https://idp.example.org', audience: 'agents', jwksUrl: 'https://idp.example.org/keys',
+      usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: '', groupsPrefix: 'idp:',
+    });
+    assert.equal(oidcSettings({}, { oidcIssuerUrl: 'https://other.example.org', oidcAudience: 'a' })?.issuerUrl, 'https://other.example.org');
+  });
+
+  it('names the flag and the config key of each unusable setting', () => {
+    assert.throws(() => oidcSettings({}, { oidcIssuerUrl: 'http://idp.example.org' }), /--oidc-issuer-url \(auth.oidc.issuerUrl in --config\) must be an https URL.*--oidc-audience \(auth.oidc.audience in --config\) is required/);
+    assert.throws(() => oidcSettings({}, { oidcGroupsClaim: 'roles' }), /--oidc-issuer-url .* is required/);
+    assert.throws(() => oidcSettings({ auth: { oidc: 'https://idp.example.org' as any } }, {}), /auth.oidc in --config must be a mapping/);
+  });
+});

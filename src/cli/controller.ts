@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { KubeClient } from '../kube/client.ts';
 import { parseDuration } from '../policy/compile.ts';
 import { startManager } from '../controller/manager.ts';
+import { validateOidcOptions } from '../gateway/oidc-config.ts';
 import { createLogger } from './log.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -89,15 +90,27 @@ export function addControllerCommand(program: Command): void {
 
 /**
  * The chart's gateway pod defaults (JSON in PHIGATE_GATEWAY_DEFAULTS). Malformed JSON stops
- * the controller: a typo must not silently drop a security context.
+ * the controller: a typo must not silently drop a security context. So do OIDC settings that
+ * could never work: every gateway would start and refuse every OIDC token.
  */
-export function gatewayDefaults(json: string | undefined, log: { warn(m: string): void }): Partial<RenderOptions> {
+export function gatewayDefaults(json: string | undefined, log: { info(m: string): void }): Partial<RenderOptions> {
   if (!json) return {};
   let d: any;
   try { d = JSON.parse(json); } catch { throw new Error('PHIGATE_GATEWAY_DEFAULTS is not valid JSON (it is set by the Helm chart from gateway.* values)'); }
   if (!d || typeof d !== 'object' || Array.isArray(d)) throw new Error('PHIGATE_GATEWAY_DEFAULTS must be a JSON object');
   const obj = (k: string) => (d[k] && typeof d[k] === 'object' && !Array.isArray(d[k]) ? d[k] : undefined);
-  if (d.oidc) log.warn('oidc is set in the chart values, but the gateway does not implement OIDC login yet: agents use ServiceAccount tokens');
   const pull = ['Always', 'IfNotPresent', 'Never'].includes(d.imagePullPolicy) ? d.imagePullPolicy : undefined;
-  return { imagePullPolicy: pull, resources: obj('resources'), podSecurityContext: obj('podSecurityContext'), securityContext: obj('securityContext') };
+  const defaults: Partial<RenderOptions> = { imagePullPolicy: pull, resources: obj('resources'), podSecurityContext: obj('podSecurityContext'), securityContext: obj('securityContext') };
+  if (d.oidc !== undefined && d.oidc !== null) {
+    const v = validateOidcOptions(d.oidc);
+    if (!v.ok) {
+      const value = (f: string) => (f === 'oidc' ? 'oidc' : `oidc.${f}`);
+      const fix = [...new Set(v.errors.map((e) => value(e.field)))].join(', ');
+      throw new Error(`PHIGATE_GATEWAY_DEFAULTS has unusable OIDC settings: ${v.errors.map((e) => `${value(e.field)} ${e.message}`).join('; ')}. `
+        + `Fix the chart value(s) ${fix} (helm upgrade ... --set), or set oidc.enabled=false`);
+    }
+    defaults.oidc = v.value;
+    log.info(`gateways accept OIDC tokens from ${v.value.issuerUrl} (audience ${v.value.audience}) as users ${v.value.usernamePrefix}<${v.value.usernameClaim}>`);
+  }
+  return defaults;
 }

@@ -3,7 +3,8 @@
 // gateway's Role grants those and no other) and serves changes without a restart; a policy that fails to load keeps its last good version in service (or none, if
 // it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
 // by this field manager; the controller owns Valid and Ready). Agents authenticate with
-// TokenReview; approvals are ApprovalRequest resources in the namespace.
+// TokenReview, or with an OIDC JWT when an issuer is configured; approvals are
+// ApprovalRequest resources in the namespace.
 import type { Logger } from 'winston';
 import type { AccessPolicy, SecretObject } from '../api/types.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/types.ts';
@@ -18,6 +19,8 @@ import { NamedWatch } from '../kube/named-watch.ts';
 import { referencedSecrets } from '../controller/accesspolicy/check.ts';
 import type { ServedPolicy } from './pipeline.ts';
 import { READ_ONLY_KINDS, startGatewayCore, type RunningGateway } from './server.ts';
+import type { Authenticator } from './auth.ts';
+import { chainAuthenticators, oidcAuthenticator, type OidcOptions } from './oidc.ts';
 import { tokenReviewAuthenticator } from './tokenreview.ts';
 
 export const GATEWAY_FIELD_MANAGER = 'phigate-gateway';
@@ -32,6 +35,8 @@ export interface ClusterGatewayOptions {
   log: Logger;
   auditSink?: LineSink;
   auditStream?: string;
+  /** Also accept JWTs from this identity provider (tokens naming its issuer are decided by OIDC alone). */
+  oidc?: OidcOptions;
 }
 
 export interface RunningClusterGateway extends RunningGateway {
@@ -44,9 +49,14 @@ type SecretResource = SecretObject & KubeObject;
 
 export async function startClusterGateway(o: ClusterGatewayOptions): Promise<RunningClusterGateway> {
   const { client, namespace, log } = o;
+  let authenticate: Authenticator = tokenReviewAuthenticator(client, { audience: o.audience, namespace, log: (m) => log.info(m) });
+  if (o.oidc) {
+    authenticate = chainAuthenticators(oidcAuthenticator(o.oidc, { log: (m) => log.info(m) }), authenticate);
+    log.info(`OIDC login: issuer ${o.oidc.issuerUrl}, audience ${o.oidc.audience}`);
+  }
   const core = await startGatewayCore({
     port: o.port, host: o.host, cacheDir: o.cacheDir, log, auditSink: o.auditSink, auditStream: o.auditStream,
-    authenticate: tokenReviewAuthenticator(client, { audience: o.audience, namespace, log: (m) => log.info(m) }),
+    authenticate,
     approvalStore: new KubernetesApprovalStore(client, namespace),
     approvalSweepMs: 0, // the controller expires requests
   });

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, GROUP } from '../../api/types.ts';
 import type { AccessPolicy } from '../../api/types.ts';
+import type { ResolvedOidcOptions } from '../../gateway/oidc-config.ts';
 import type { KubeObject, OwnerReference } from '../../kube/client.ts';
 import { referencedSecrets } from './check.ts';
 
@@ -33,6 +34,8 @@ export interface RenderOptions {
   resources?: Record<string, unknown>;
   podSecurityContext?: Record<string, unknown>;
   securityContext?: Record<string, unknown>;
+  /** OIDC login for agents (chart values oidc.*), checked by the controller; none: TokenReview only. */
+  oidc?: ResolvedOidcOptions;
 }
 
 export const DEFAULT_GATEWAY_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } };
@@ -50,6 +53,11 @@ export interface Rendered {
 
 export function serviceAddress(namespace: string): string {
   return `${GATEWAY_NAME}.${namespace}.svc:${GATEWAY_PORT}`;
+}
+
+/** A YAML flow mapping whose values are JSON strings (valid YAML, whatever they contain). */
+function flowMapping(o: object): string {
+  return `{ ${Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')} }`;
 }
 
 export function clusterRoleBindingName(namespace: string): string {
@@ -77,7 +85,7 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
   const settings = {
     namespace,
     listen: { port: GATEWAY_PORT },
-    auth: { tokenReview: { audience: GATEWAY_AUDIENCE } },
+    auth: { tokenReview: { audience: GATEWAY_AUDIENCE }, ...(opts.oidc ? { oidc: opts.oidc } : {}) },
     approvals: { store: 'kubernetes' },
   };
   const configHash = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
@@ -85,7 +93,7 @@ export function render(namespace: string, policies: readonly AccessPolicy[], opt
     '# Written by the phigate controller; edits are overwritten.',
     `namespace: ${namespace}`,
     `listen: { port: ${GATEWAY_PORT} }`,
-    `auth: { tokenReview: { audience: ${GATEWAY_AUDIENCE} } }`,
+    `auth: { tokenReview: { audience: ${GATEWAY_AUDIENCE} }${opts.oidc ? `, oidc: ${flowMapping(opts.oidc)}` : ''} }`,
     'approvals: { store: kubernetes }',
     '# Informational: the gateway serves every AccessPolicy of its namespace.',
     `policies: [${sorted.map((p) => p.metadata.name).join(', ')}]`,

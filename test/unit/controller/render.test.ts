@@ -2,6 +2,7 @@ import { render as renderGateway, DEFAULT_GATEWAY_RESOURCES, DEFAULT_GATEWAY_POD
 import { gatewayDefaults } from '../../../src/cli/controller.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse as parseYaml } from 'yaml';
 import type { AccessPolicy } from '../../../src/api/types.ts';
 import { CONFIG_HASH_ANNOTATION, MANAGED_SELECTOR, render, SELECTOR_LABELS, type RenderOptions } from '../../../src/controller/accesspolicy/render.ts';
 
@@ -115,20 +116,63 @@ describe('gateway pod defaults from the chart (PHIGATE_GATEWAY_DEFAULTS)', () =>
     assert.deepEqual(pod.securityContext, DEFAULT_GATEWAY_POD_SECURITY);
     assert.deepEqual(pod.containers[0].securityContext, DEFAULT_GATEWAY_SECURITY);
   });
+  const quiet = { info: () => {} };
   it('applies the chart values the controller reads from its environment', () => {
-    const warnings: string[] = [];
     const defaults = gatewayDefaults(JSON.stringify({
       imagePullPolicy: 'Always', resources: { limits: { memory: '2Gi' } }, podSecurityContext: { runAsNonRoot: true, runAsUser: 1000 },
-      securityContext: { readOnlyRootFilesystem: true }, oidc: { issuerUrl: 'https://idp.example.org' },
-    }), { warn: (m) => warnings.push(m) });
+      securityContext: { readOnlyRootFilesystem: true },
+    }), quiet);
     const pod = podOf(renderGateway('ns', [policy], { image: 'img', replicas: 1, version: '0', ...defaults }));
     assert.deepEqual(pod.containers[0].resources, { limits: { memory: '2Gi' } });
     assert.equal(pod.containers[0].imagePullPolicy, 'Always');
     assert.equal(pod.securityContext.runAsUser, 1000);
-    assert.match(warnings.join(), /OIDC/);
+    assert.equal(defaults.oidc, undefined);
   });
   it('refuses malformed defaults instead of dropping a security context', () => {
-    assert.throws(() => gatewayDefaults('{not json', { warn: () => {} }), /not valid JSON/);
-    assert.throws(() => gatewayDefaults('[]', { warn: () => {} }), /JSON object/);
+    assert.throws(() => gatewayDefaults('{not json', quiet), /not valid JSON/);
+    assert.throws(() => gatewayDefaults('[]', quiet), /JSON object/);
+  });
+});
+
+describe('OIDC settings from the chart (PHIGATE_GATEWAY_DEFAULTS oidc)', () => {
+  // What the chart's _helpers.tpl passes with oidc.enabled=true and its default values.
+  const chartOidc = { issuerUrl: 'https://login.example.com/realms/agents', audience: 'phigate', jwksUrl: '', usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' };
+  const resolved = { issuerUrl: 'https://login.example.com/realms/agents', audience: 'phigate', usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' };
+  const quiet = { info: () => {} };
+  const withOidc = (oidc: unknown) => gatewayDefaults(JSON.stringify({ imagePullPolicy: 'IfNotPresent', oidc }), quiet);
+  const objectsOf = (oidc?: typeof resolved & { jwksUrl?: string }) => render('team-a', [policy('claims', 'u1')], { ...opts, ...(oidc ? { oidc } : {}) }).namespaced;
+
+  it('parses the chart values, drops an empty jwksUrl, and says what gateways will accept', () => {
+    const said: string[] = [];
+    assert.deepEqual(gatewayDefaults(JSON.stringify({ oidc: chartOidc }), { info: (m) => said.push(m) }).oidc, resolved);
+    assert.match(said.join(), /OIDC tokens from https:\/\/login.example.com\/realms\/agents \(audience phigate\) as users oidc:<sub>/);
+    assert.equal(withOidc({ ...chartOidc, jwksUrl: 'https://login.example.com/keys' }).oidc?.jwksUrl, 'https://login.example.com/keys');
+    assert.equal(withOidc(null).oidc, undefined);
+  });
+
+  it('stops the controller on OIDC settings that cannot work, naming the chart value to fix', () => {
+    assert.throws(() => withOidc({ ...chartOidc, issuerUrl: '' }), /oidc.issuerUrl is required.*Fix the chart value\(s\) oidc.issuerUrl/);
+    assert.throws(() => withOidc({ ...chartOidc, issuerUrl: 'http://login.example.com' }), /oidc.issuerUrl must be an https URL.*Fix the chart value\(s\) oidc.issuerUrl/);
+    assert.throws(() => withOidc({ ...chartOidc, jwksUrl: 'ftp://x' }), /oidc.jwksUrl must be an https URL/);
+    assert.throws(() => withOidc({ ...chartOidc, audience: '', groupsPrefix: 'system:' }), /oidc.audience is required.*oidc.groupsPrefix must not start with system:.*Fix the chart value\(s\) oidc.audience, oidc.groupsPrefix/);
+    assert.throws(() => withOidc('https://login.example.com'), /oidc must be an object/);
+  });
+
+  it('writes the settings into the gateway ConfigMap as auth.oidc, beside TokenReview', () => {
+    const cm = byKind(objectsOf(resolved), 'ConfigMap');
+    const config = parseYaml(cm.data['gateway.yaml']);
+    assert.deepEqual(config.auth, { tokenReview: { audience: 'phigate' }, oidc: resolved });
+    const none = parseYaml(byKind(objectsOf(), 'ConfigMap').data['gateway.yaml']);
+    assert.deepEqual(none.auth, { tokenReview: { audience: 'phigate' } }, 'no OIDC unless configured');
+    const odd = { ...resolved, usernamePrefix: 'a: "b", {c}#' };
+    assert.equal(parseYaml(byKind(objectsOf(odd), 'ConfigMap').data['gateway.yaml']).auth.oidc.usernamePrefix, 'a: "b", {c}#', 'values are quoted');
+  });
+
+  it('rolls the gateways when the OIDC settings change (config hash), and not otherwise', () => {
+    const hash = (oidc?: typeof resolved & { jwksUrl?: string }) => byKind(objectsOf(oidc), 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+    assert.notEqual(hash(resolved), hash());
+    assert.notEqual(hash({ ...resolved, audience: 'other' }), hash(resolved));
+    assert.notEqual(hash({ ...resolved, jwksUrl: 'https://login.example.com/keys' }), hash(resolved));
+    assert.equal(hash({ ...resolved }), hash(resolved));
   });
 });

@@ -3,7 +3,10 @@
 // restart; a policy that fails to load keeps its last good version in service (or none, if
 // it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
 // by this field manager; the controller owns Valid and Ready). Agents authenticate with
-// TokenReview; approvals are ApprovalRequest resources in the namespace.
+// TokenReview; approvals are ApprovalRequest resources in the namespace, read from a watch
+// that has synced before the gateway serves (agents poll pending statements: the API server
+// sees one watch, not a read per poll). Every request to the API server is counted in
+// phigate_kube_api_requests_total.
 import type { Logger } from 'winston';
 import type { AccessPolicy, SecretObject } from '../api/types.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/types.ts';
@@ -42,13 +45,15 @@ type SecretResource = SecretObject & KubeObject;
 
 export async function startClusterGateway(o: ClusterGatewayOptions): Promise<RunningClusterGateway> {
   const { client, namespace, log } = o;
+  const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
+  const approvalStore = new KubernetesApprovalStore(client, namespace, { log: informerLog });
   const core = await startGatewayCore({
     port: o.port, host: o.host, cacheDir: o.cacheDir, log, auditSink: o.auditSink, auditStream: o.auditStream,
     authenticate: tokenReviewAuthenticator(client, { audience: o.audience, namespace, log: (m) => log.info(m) }),
-    approvalStore: new KubernetesApprovalStore(client, namespace),
+    approvalStore,
     approvalSweepMs: 0, // the controller expires requests
   });
-  const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
+  client.onRequest = (r) => core.metrics.kubeApiRequests.inc({ verb: r.verb, resource: r.resource, code: r.code });
   const policies = new Informer<PolicyObject>(client, { resource: { group: GROUP, version: VERSION, plural: 'accesspolicies', namespace }, log: informerLog });
   const secrets = new Informer<SecretResource>(client, { resource: { group: '', version: 'v1', plural: 'secrets', namespace }, log: informerLog });
 
@@ -121,11 +126,12 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
   const loaded = (async () => {
     policies.start();
     secrets.start();
-    await Promise.all([policies.waitForSync(), secrets.waitForSync()]);
+    // Serving (reload below makes the gateway ready) waits for the approvals cache too.
+    await Promise.all([policies.waitForSync(), secrets.waitForSync(), approvalStore.start()]);
     await reload();
     policies.on(schedule);
     secrets.on(schedule);
-    log.info(`watching AccessPolicies and Secrets of namespace ${namespace}`);
+    log.info(`watching AccessPolicies, Secrets and ApprovalRequests of namespace ${namespace}`);
   })();
   loaded.catch(() => {});
 
@@ -137,6 +143,7 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
       await Promise.all([policies.stop(), secrets.stop()]);
       await running;
       await core.close();
+      await approvalStore.stop();
     },
   };
 }

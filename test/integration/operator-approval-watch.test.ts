@@ -133,7 +133,9 @@ describe('a gateway waiting on an ApprovalRequest', () => {
   it('answers repeated polls from its watch: no GET or LIST of approvalrequests after the informer synced', async () => {
     const before = await approvalReads(gwA);
     assert.equal(before.list, 1, 'one LIST: the informer\'s first, before the gateway was ready');
-    assert.equal(before.get, 0);
+    // At most one GET so far: creating the request writes its status, and when the controller
+    // wrote it first (409) the gateway reads the winner once.
+    assert.ok(before.get <= 1, `${before.get} GETs before polling`);
     assert.ok(before.watch >= 1, 'the watch is one long request');
     for (let i = 0; i < 10; i++) {
       const r = await poll(gwA, handle);

@@ -87,7 +87,8 @@ export class ApprovalService {
         return done;
       } catch (e) {
         if (!(e instanceof ConflictError)) throw e;
-        // Someone changed it in between (another poller): re-read and judge again.
+        // Someone changed it in between (another poller, another replica): the store now holds
+        // the newer version; read it and judge again.
       }
     }
     throw new GatewayError(409, CODES.notAuthorized, 'approval_conflict', `${name} kept changing while being claimed; try again`);
@@ -137,6 +138,15 @@ export class ApprovalService {
     const r = await this.store.get(namespace, name);
     if (r) await this.expireIfDue(r);
     return this.store.get(namespace, name);
+  }
+
+  /**
+   * Resolves with the request once it differs from version `resourceVersion` (decided,
+   * reviewed, expired, gone), or after `timeoutMs` / on abort: how a front end waits for a
+   * decision without re-reading the request in a loop.
+   */
+  waitForChange(namespace: string, name: string, resourceVersion: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<ApprovalRequest | undefined> {
+    return this.store.waitForChange(namespace, name, resourceVersion, timeoutMs, signal);
   }
 
   /** Expire what is due. Called on a timer and before every read that decides something. */

@@ -4,7 +4,9 @@
 // it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
 // by this field manager; the controller owns Valid and Ready). Agents authenticate with
 // TokenReview, or with an OIDC JWT when an issuer is configured; approvals are
-// ApprovalRequest resources in the namespace.
+// ApprovalRequest resources in the namespace, read from a watch that has synced before the
+// gateway serves (agents poll pending statements: the API server sees one watch, not a read
+// per poll). Every request to the API server is counted in phigate_kube_api_requests_total.
 import type { Logger } from 'winston';
 import type { AccessPolicy, SecretObject } from '../api/types.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/types.ts';
@@ -49,6 +51,8 @@ type SecretResource = SecretObject & KubeObject;
 
 export async function startClusterGateway(o: ClusterGatewayOptions): Promise<RunningClusterGateway> {
   const { client, namespace, log } = o;
+  const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
+  const approvalStore = new KubernetesApprovalStore(client, namespace, { log: informerLog });
   let authenticate: Authenticator = tokenReviewAuthenticator(client, { audience: o.audience, namespace, log: (m) => log.info(m) });
   if (o.oidc) {
     authenticate = chainAuthenticators(oidcAuthenticator(o.oidc, { log: (m) => log.info(m) }), authenticate);
@@ -57,10 +61,10 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
   const core = await startGatewayCore({
     port: o.port, host: o.host, cacheDir: o.cacheDir, log, auditSink: o.auditSink, auditStream: o.auditStream,
     authenticate,
-    approvalStore: new KubernetesApprovalStore(client, namespace),
+    approvalStore,
     approvalSweepMs: 0, // the controller expires requests
   });
-  const informerLog = (level: 'info' | 'warn' | 'debug', m: string) => log.log(level, m);
+  client.onRequest = (r) => core.metrics.kubeApiRequests.inc({ verb: r.verb, resource: r.resource, code: r.code });
   const policies = new Informer<PolicyObject>(client, { resource: { group: GROUP, version: VERSION, plural: 'accesspolicies', namespace }, log: informerLog });
   const secrets = new NamedWatch<SecretResource>(client, { resource: { group: '', version: 'v1', plural: 'secrets', namespace }, onChange: () => schedule(), log: informerLog });
 
@@ -137,10 +141,11 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
 
   const loaded = (async () => {
     policies.start();
-    await policies.waitForSync();
+    // Serving (reload below makes the gateway ready) waits for the approvals cache too.
+    await Promise.all([policies.waitForSync(), approvalStore.start()]);
     await reload();
     policies.on(schedule);
-    log.info(`watching AccessPolicies of namespace ${namespace} and the Secrets they name`);
+    log.info(`watching AccessPolicies and ApprovalRequests of namespace ${namespace} and the Secrets the policies name`);
   })();
   loaded.catch(() => {});
 
@@ -152,6 +157,7 @@ export async function startClusterGateway(o: ClusterGatewayOptions): Promise<Run
       await Promise.all([policies.stop(), secrets.stop()]);
       await running;
       await core.close();
+      await approvalStore.stop();
     },
   };
 }

@@ -18,7 +18,9 @@
 // decided, masked in-engine and audited exactly as on the SQL API. A statement waiting for
 // an approval looks to the driver like a running query (code 333333, status BLOCKED): a
 // synchronous driver call keeps polling and returns once a reviewer approves (or fails with
-// the denial as a driver error).
+// the denial as a driver error). A poll of a blocked statement waits on the approval store's
+// waitForChange (in a cluster: the ApprovalRequest watch), not by re-reading the request, so
+// a decision reaches the waiting driver as soon as the gateway learns of it.
 //
 // Results: the driver protocol sends a result's metadata (row count, chunk list) before its
 // rows, so the pipeline's stream is spooled as it arrives: the first rows (at most
@@ -126,6 +128,8 @@ interface DriverQuery {
   request: StatementRequest;
   approval?: { namespace: string; name: string };
   pendingApproval?: ApprovalRequest;
+  /** Aborted when a pending statement stops waiting (cancelled): wakes long polls. */
+  unblocked?: AbortController;
   result?: SpooledResult;
   error?: GatewayError;
   abort?: AbortController;
@@ -589,6 +593,7 @@ export function driverRouter(deps: DriverDeps) {
       q.error = new GatewayError(400, '000604', 'cancelled', 'SQL execution canceled');
       q.finishedAt = Date.now();
       q.settle();
+      q.unblocked?.abort();
     }
   };
   router.post('/queries/:id/abort-request', json, (req: Request, res: Response) => {
@@ -723,6 +728,7 @@ export function driverRouter(deps: DriverDeps) {
           const a = outcome.approval;
           q.approval = { namespace: a.metadata.namespace!, name: a.metadata.name };
           q.pendingApproval = a;
+          q.unblocked = new AbortController();
           q.state = 'pending';
           await sink.discard();
         } else {
@@ -766,10 +772,22 @@ export function driverRouter(deps: DriverDeps) {
     return q.advancing;
   }
 
+  /**
+   * Waits (at most `ms`) until the approval changes, the statement is cancelled or the agent
+   * hangs up; no later than its expiry, which advance() judges even if no one writes it.
+   */
+  async function waitForDecision(q: DriverQuery, ms: number, signal: AbortSignal): Promise<void> {
+    const a = q.pendingApproval;
+    const untilExpiry = a ? Date.parse(a.spec.expiresAt) - Date.now() + 50 : ms;
+    const signals = q.unblocked ? AbortSignal.any([signal, q.unblocked.signal]) : signal;
+    await approvals.waitForChange(q.approval!.namespace, q.approval!.name, a?.metadata.resourceVersion, Math.max(0, Math.min(ms, untilExpiry)), signals);
+  }
+
   /** Waits up to `waitMs` for the statement to finish, then answers with its state. */
   async function answer(req: Request, res: Response, q: DriverQuery, waitMs: number) {
     let closed = false;
-    res.on('close', () => { closed = true; });
+    const gone = new AbortController();
+    res.on('close', () => { closed = true; gone.abort(); });
     const deadline = Date.now() + waitMs;
     for (;;) {
       await advance(q);
@@ -777,6 +795,7 @@ export function driverRouter(deps: DriverDeps) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       if (q.state === 'running') await Promise.race([q.settled, sleep(Math.min(left, 1000))]);
+      else if (q.state === 'pending' && q.approval) await waitForDecision(q, left, gone.signal);
       else await sleep(Math.min(left, 250));
       q.touched = Date.now();
     }

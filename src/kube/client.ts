@@ -4,6 +4,9 @@
 // not used: phigate talks to a handful of paths, and one request function with typed errors
 // is easier to read than a dozen generated signatures. client-node's Watch is not used either:
 // it cannot be aborted before the server answers, and an informer's watchdog must be able to.
+// Every request can be reported to an observer (verb, resource, status code; never a body or
+// a credential), which is how the gateway counts its API requests without this folder
+// importing the gateway's metrics.
 import { KubeConfig } from '@kubernetes/client-node';
 import { createInterface } from 'node:readline';
 import { request as httpsRequest, type Agent, type RequestOptions } from 'node:https';
@@ -57,6 +60,23 @@ export function resourcePath(r: ResourceRef): string {
 // PartialObjectMetadata, so a cache of, say, every Secret holds names and versions, never values.
 export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+
+/** One request as Kubernetes audit logs name it: verb (get, list, watch, create, update, patch, delete), resource (plural[/subresource]), HTTP status or "error". */
+export interface KubeRequestInfo { verb: string; resource: string; code: string }
+export type KubeRequestObserver = (r: KubeRequestInfo) => void;
+
+/** The verb and resource of a request to `path` (a resourcePath, query string excluded). */
+export function describeRequest(method: string, path: string, watch = false): { verb: string; resource: string } {
+  const parts = path.split('/').filter(Boolean);
+  let rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  const [plural = '', name, sub] = rest;
+  const verb = watch ? 'watch'
+    : method === 'GET' ? (name ? 'get' : 'list')
+    : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
+  return { verb, resource: sub ? `${plural}/${sub}` : plural };
+}
+
 export const MERGE_PATCH = 'application/merge-patch+json';
 export const JSON_PATCH = 'application/json-patch+json';
 export const APPLY_PATCH = 'application/apply-patch+yaml';
@@ -81,6 +101,8 @@ export function loadKubeConfig(opts: { context?: string; kubeconfig?: string } =
 
 export class KubeClient {
   private agent: Agent | undefined;
+  /** Told about every request once it is answered (a watch: once the stream opens or fails). */
+  onRequest: KubeRequestObserver | undefined;
 
   constructor(readonly config: KubeConfig, private readonly userAgent = 'phigate') {}
 
@@ -117,7 +139,7 @@ export class KubeClient {
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer from ${url.host} within ${opts.timeoutMs ?? 30_000} ms`)));
       req.on('error', reject);
       req.end(payload);
-    });
+    }).then((r) => { this.observe(method, path, String(r.status)); return r; }, (e) => { this.observe(method, path, 'error'); throw e; });
     let json: any;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
     if (status >= 200 && status < 300) return json as T;
@@ -180,7 +202,10 @@ export class KubeClient {
       if (aborted) return;
       await new Promise<void>((resolve, reject) => {
         const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+        let answered = false;
         const req = send(url, { method: 'GET', headers, agent: url.protocol === 'http:' ? undefined : agent }, (res) => {
+          answered = true;
+          this.observe('GET', path, String(res.statusCode ?? 0), true);
           if (res.statusCode !== 200) {
             let text = '';
             res.on('data', (d) => { text += d; });
@@ -204,11 +229,16 @@ export class KubeClient {
           res.on('close', () => resolve());
         });
         abort = () => { aborted = true; req.destroy(); resolve(); };
-        req.on('error', reject);
+        req.on('error', (e) => { if (!answered && !aborted) this.observe('GET', path, 'error', true); reject(e); });
         req.end();
       });
     })();
     return { done, abort: () => abort() };
+  }
+
+  private observe(method: string, path: string, code: string, watch = false): void {
+    if (!this.onRequest) return;
+    try { this.onRequest({ ...describeRequest(method, path, watch), code }); } catch { /* an observer never breaks a request */ }
   }
 
   /** Authorization and TLS for one request (a rotated in-cluster token is re-read by client-node). */

@@ -81,6 +81,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kubeApiRequests = new Counter({
+    name: 'phigate_kube_api_requests_total',
+    help: 'Requests this process sent to the Kubernetes API server, by verb (get, list, watch, create, update, ...), resource and HTTP status (or "error").',
+    labelNames: ['verb', 'resource', 'code'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'phigate_process_' });
   }

@@ -189,25 +189,34 @@ describe('Kubernetes ApprovalStore', () => {
   const binding = { user: 'agent-user', policy: 'claims', fingerprint: 'fp-1', unmask: ['PATIENTS.SSN'] };
   const audit: string[] = [];
   const gatewayClient = () => KubeClient.fromEnvironment({ kubeconfig: cp.kubeconfig, context: 'admin' });
-  const service = (store = new KubernetesApprovalStore(gatewayClient(), NS)) => new ApprovalService(store, new AuditWriter({ stream: 'test', sink: (l) => audit.push(l) }), new Metrics());
+  // Each store is one gateway replica's: its own informer, synced before use, stopped after.
+  const stores: KubernetesApprovalStore[] = [];
+  const newStore = async () => { const s = new KubernetesApprovalStore(gatewayClient(), NS); await s.start(); stores.push(s); return s; };
+  const service = async (store?: KubernetesApprovalStore) => new ApprovalService(store ?? await newStore(), new AuditWriter({ stream: 'test', sink: (l) => audit.push(l) }), new Metrics());
+  /** Until this replica's watch has delivered what kubectl already shows. */
+  const sees = (store: KubernetesApprovalStore, name: string, phase: string) =>
+    waitFor(`${name} ${phase} in the cache`, async () => (await store.get(NS, name))?.status?.phase === phase);
+  after(async () => { await Promise.all(stores.map((s) => s.stop())); });
 
   it('creates the request as a custom resource with the policy\'s approvers copied into spec', async () => {
-    const { request: r, created } = await service().request({ policy: compiled, requester: { user: 'agent-user', groups: ['agents'], session: 's-9' }, statement, reasons: ['unmasked PATIENTS.SSN'], statementId: 'st-1' });
+    const { request: r, created } = await (await service()).request({ policy: compiled, requester: { user: 'agent-user', groups: ['agents'], session: 's-9' }, statement, reasons: ['unmasked PATIENTS.SSN'], statementId: 'st-1' });
     assert.equal(created, true);
     const ar = await get(r.metadata.name);
     assert.deepEqual(ar.spec.approvers, [{ kind: 'Group', name: 'privacy-office' }]);
     assert.equal(ar.status?.phase, 'Pending');
     assert.equal(ar.metadata.annotations?.['phigate.io/policy-generation'], '4');
     // The same statement again reuses the waiting request.
-    const again = await service().request({ policy: compiled, requester: { user: 'agent-user', groups: ['agents'], session: 's-9' }, statement, reasons: ['unmasked PATIENTS.SSN'], statementId: 'st-2' });
+    const again = await (await service()).request({ policy: compiled, requester: { user: 'agent-user', groups: ['agents'], session: 's-9' }, statement, reasons: ['unmasked PATIENTS.SSN'], statementId: 'st-2' });
     assert.deepEqual([again.created, again.request.metadata.name], [false, r.metadata.name]);
   });
 
   it('claims an approved request for exactly one execution, even with two gateways racing', async () => {
-    const name = (await new KubernetesApprovalStore(gatewayClient(), NS).list()).find((r) => r.spec.statement.fingerprint === 'fp-1')!.metadata.name;
+    const [storeA, storeB] = [await newStore(), await newStore()];
+    const name = (await storeA.list()).find((r) => r.spec.statement.fingerprint === 'fp-1')!.metadata.name;
     assert.equal((await plugin('bob', ['approve', name, '--reason', 'ok'])).status, 0);
     await phaseIs(name, 'Approved');
-    const [a, b] = [service(), service()];
+    await Promise.all([sees(storeA, name, 'Approved'), sees(storeB, name, 'Approved')]);
+    const [a, b] = [await service(storeA), await service(storeB)];
     const results = await Promise.allSettled([a.claim(NS, name, binding, 'st-a', 's-9'), b.claim(NS, name, binding, 'st-b', 's-9')]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -219,7 +228,7 @@ describe('Kubernetes ApprovalStore', () => {
   });
 
   it('turns a stale resourceVersion into ConflictError', async () => {
-    const store = new KubernetesApprovalStore(gatewayClient(), NS);
+    const store = await newStore();
     await create('cas');
     const r = await waitFor('cas read', async () => { const x = await store.get(NS, 'cas'); return x?.status?.phase ? x : undefined; });
     await store.updateStatus({ ...r, status: { ...r.status, phase: 'Expired' } });

@@ -149,7 +149,8 @@ describe('a gateway waiting on an ApprovalRequest', () => {
   it('after an approver\'s kubectl patch, the next poll gets the rows, once', async () => {
     await approve(name);
     await phaseIs(name, 'Approved');
-    const run = await poll(gwA, handle);
+    // The gateway learns of the decision from its watch, which may trail kubectl by a moment.
+    const run = await waitFor('the poll to stop answering 202', async () => { const r = await poll(gwA, handle); return r.status === 202 ? undefined : r; });
     assert.equal(run.status, 200, JSON.stringify(run.json));
     assert.ok(run.json.data.every((row: string[]) => SSN.test(row[1]!)), 'the approved column in clear');
     assert.equal((await kubectlJson(['get', 'approvalrequest', name, '-n', NS])).status.phase, 'Executed');

@@ -129,7 +129,8 @@ describe('gateway in cluster mode', () => {
     const approve = await cp.kubectl(['phigate', 'approve', name, '-n', NS, '--context', 'bob', '--reason', 'ticket DATA-412'], { env: { PATH: PLUGIN_PATH }, plugin: true });
     assert.equal(approve.status, 0, approve.stderr);
     await waitFor('Approved', async () => (await getJson(['get', 'approvalrequest', name, '-n', NS])).status?.phase === 'Approved');
-    const run = await poll(asked.json.statementHandle);
+    // The gateway learns of the decision from its watch, which may trail kubectl by a moment.
+    const run = await waitFor('the poll to stop answering 202', async () => { const r = await poll(asked.json.statementHandle); return r.status === 202 ? undefined : r; });
     assert.equal(run.status, 200, JSON.stringify(run.json));
     assert.ok(run.json.data.every((row: string[]) => /^\d{3}-\d{2}-\d{4}$/.test(row[1]!)), 'approved column in clear');
     assert.equal((await getJson(['get', 'approvalrequest', name, '-n', NS])).status.phase, 'Executed');

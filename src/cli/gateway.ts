@@ -20,8 +20,11 @@ const port = (v: string) => {
 /** The ConfigMap's gateway.yaml (see controller/accesspolicy/render.ts); flags override it. */
 interface GatewayConfig { namespace?: string; listen?: { port?: number }; auth?: { tokenReview?: { audience?: string }; oidc?: Record<string, unknown> } }
 
-/** --oidc-issuer-url ... for each OIDC setting (commander's option key is oidcIssuerUrl). */
-const oidcFlag = (f: OidcField) => `--oidc-${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+/**
+ * --oidc-issuer-url ... for each OIDC setting (commander's option key is oidcIssuerUrl); the CA
+ * bundle is given as a file (--oidc-ca-file), never as PEM text on a command line.
+ */
+const oidcFlag = (f: OidcField) => (f === 'caBundle' ? '--oidc-ca-file' : `--oidc-${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 const oidcKey = (f: OidcField) => `oidc${f[0]!.toUpperCase()}${f.slice(1)}`;
 
 /**
@@ -32,7 +35,12 @@ export function oidcSettings(config: GatewayConfig, flags: Record<string, unknow
   const fromConfig = config.auth?.oidc ?? {};
   if (typeof fromConfig !== 'object' || Array.isArray(fromConfig)) throw new Error('OIDC settings: auth.oidc in --config must be a mapping (issuerUrl, audience, ...)');
   const raw: Record<string, unknown> = { ...fromConfig };
-  for (const f of OIDC_FIELDS) if (flags[oidcKey(f)] !== undefined) raw[f] = flags[oidcKey(f)];
+  for (const f of OIDC_FIELDS) if (f !== 'caBundle' && flags[oidcKey(f)] !== undefined) raw[f] = flags[oidcKey(f)];
+  if (typeof flags.oidcCaFile === 'string') {
+    try { raw.caBundle = readFileSync(flags.oidcCaFile, 'utf8'); } catch (e) {
+      throw new Error(`OIDC settings: --oidc-ca-file ${flags.oidcCaFile} cannot be read: ${(e as Error).message}`);
+    }
+  }
   if (Object.keys(raw).length === 0) return undefined;
   const v = validateOidcOptions(raw);
   if (!v.ok) {
@@ -58,6 +66,7 @@ export function addGatewayCommand(program: Command): void {
     .option('--oidc-groups-claim <claim>', `claim naming the groups, a string or a list (default ${OIDC_DEFAULTS.groupsClaim})`)
     .option('--oidc-username-prefix <prefix>', `prepended to OIDC user names, so they never meet cluster users (default ${OIDC_DEFAULTS.usernamePrefix})`)
     .option('--oidc-groups-prefix <prefix>', `prepended to OIDC group names (default ${OIDC_DEFAULTS.groupsPrefix})`)
+    .option('--oidc-ca-file <file>', 'PEM certificates trusted for the issuer\'s discovery and keys (a provider behind a private CA); default from --config auth.oidc.caBundle, else the system trust store')
     .option('--port <port>', `port to listen on (default from --config, else ${GATEWAY_PORT}; 0 picks a free one)`, port)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--cache-dir <dir>', 'where the demo dataset is cached (default $PHIGATE_CACHE_DIR or ~/.cache/phigate)')

@@ -13,14 +13,19 @@ export interface OidcOptions {
   groupsClaim?: string;
   usernamePrefix?: string;
   groupsPrefix?: string;
+  /**
+   * PEM certificates trusted for the issuer's discovery and JWKS (a provider behind a private
+   * CA); absent: the system's trust store.
+   */
+  caBundle?: string;
 }
 
 /** OidcOptions with every default filled in: what the controller renders and hashes. */
-export type ResolvedOidcOptions = Required<Omit<OidcOptions, 'jwksUrl'>> & { jwksUrl?: string };
+export type ResolvedOidcOptions = Required<Omit<OidcOptions, 'jwksUrl' | 'caBundle'>> & { jwksUrl?: string; caBundle?: string };
 
 export const OIDC_DEFAULTS = { usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' } as const;
 
-export const OIDC_FIELDS = ['issuerUrl', 'audience', 'jwksUrl', 'usernameClaim', 'groupsClaim', 'usernamePrefix', 'groupsPrefix'] as const;
+export const OIDC_FIELDS = ['issuerUrl', 'audience', 'jwksUrl', 'usernameClaim', 'groupsClaim', 'usernamePrefix', 'groupsPrefix', 'caBundle'] as const;
 export type OidcField = typeof OIDC_FIELDS[number];
 
 export interface OidcFieldError { field: OidcField | 'oidc'; message: string }
@@ -40,7 +45,7 @@ export function urlProblem(s: string, what: 'issuer' | 'JWKS'): string | undefin
 }
 
 /**
- * Checks raw settings (from JSON or YAML; empty strings count as unset for jwksUrl) and fills
+ * Checks raw settings (from JSON or YAML; empty strings count as unset for jwksUrl and caBundle) and fills
  * in defaults. A prefix may be empty (OIDC names then meet cluster names, on purpose), but no
  * prefix may start with `system:`: that namespace belongs to Kubernetes.
  */
@@ -62,6 +67,10 @@ export function validateOidcOptions(raw: unknown): { ok: true; value: ResolvedOi
   if (!audience) errors.push({ field: 'audience', message: 'is required: the audience (aud) the tokens must carry, e.g. phigate' });
   const jwksUrl = str('jwksUrl') || undefined;
   if (jwksUrl) { const p = urlProblem(jwksUrl, 'JWKS'); if (p) errors.push({ field: 'jwksUrl', message: p }); }
+  const caBundle = str('caBundle') || undefined;
+  if (caBundle && !/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(caBundle)) {
+    errors.push({ field: 'caBundle', message: 'must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)' });
+  }
   const claim = (f: 'usernameClaim' | 'groupsClaim') => {
     const v = str(f);
     if (v === '') errors.push({ field: f, message: 'must not be empty' });
@@ -77,6 +86,7 @@ export function validateOidcOptions(raw: unknown): { ok: true; value: ResolvedOi
     ...(jwksUrl ? { jwksUrl } : {}),
     usernameClaim: claim('usernameClaim'), groupsClaim: claim('groupsClaim'),
     usernamePrefix: prefix('usernamePrefix'), groupsPrefix: prefix('groupsPrefix'),
+    ...(caBundle ? { caBundle } : {}),
   };
   return errors.length ? { ok: false, errors } : { ok: true, value };
 }

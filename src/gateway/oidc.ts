@@ -5,7 +5,8 @@
 // clock skew. Names are prefixed ("oidc:" by default) so an OIDC user never poses as a
 // cluster user or a ServiceAccount. A refused token answers null (401) and the reason is
 // logged; the token itself never is.
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { caFetch, type FetchLike } from './ca-fetch.ts';
 import type { Authenticator } from './auth.ts';
 import type { Identity } from './identity.ts';
 import { urlProblem, validateOidcOptions, type OidcOptions, type ResolvedOidcOptions } from './oidc-config.ts';
@@ -107,7 +108,13 @@ export function identityOf(p: JWTPayload, o: ResolvedOidcOptions): Identity | st
  * starts (and serves ServiceAccount tokens) while the provider is down.
  */
 function keySource(o: ResolvedOidcOptions, rt: OidcRuntime, log: (m: string) => void): () => Promise<JWTVerifyGetKey> {
-  const remote = (url: string) => createRemoteJWKSet(new URL(url), { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: rt.jwksCooldownMs ?? 30_000 });
+  // A private CA is trusted for this provider only, not process-wide (NODE_EXTRA_CA_CERTS would
+  // also extend it to the API server and the warehouse).
+  const get: FetchLike = o.caBundle ? caFetch(o.caBundle) : fetch;
+  const remote = (url: string) => createRemoteJWKSet(new URL(url), {
+    timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: rt.jwksCooldownMs ?? 30_000,
+    ...(o.caBundle ? { [customFetch]: get } : {}),
+  });
   if (o.jwksUrl) { const set = remote(o.jwksUrl); return async () => set; }
   const retryMs = rt.discoveryRetryMs ?? 10_000;
   let found: Promise<JWTVerifyGetKey> | undefined;
@@ -116,7 +123,7 @@ function keySource(o: ResolvedOidcOptions, rt: OidcRuntime, log: (m: string) => 
   return () => {
     if (found) return found;
     if (Date.now() - failedAt < retryMs) return Promise.reject(new Error(`discovery of ${o.issuerUrl} failed (${failure}); retrying within ${Math.ceil(retryMs / 1000)} s`));
-    found = discover(o.issuerUrl).then((jwksUri) => {
+    found = discover(o.issuerUrl, get).then((jwksUri) => {
       log(`OIDC issuer ${o.issuerUrl}: signing keys at ${jwksUri}`);
       return remote(jwksUri);
     }, (e) => {
@@ -130,9 +137,9 @@ function keySource(o: ResolvedOidcOptions, rt: OidcRuntime, log: (m: string) => 
 }
 
 /** OpenID Connect Discovery 1.0: the document must name exactly our issuer. */
-export async function discover(issuer: string): Promise<string> {
+export async function discover(issuer: string, get: FetchLike = fetch): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  const r = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
+  const r = await get(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
   if (r.status !== 200) throw new Error(`discovery of ${issuer}: ${url} answered ${r.status}`);
   const doc = await r.json().catch(() => null) as { issuer?: unknown; jwks_uri?: unknown } | null;
   if (!doc || typeof doc !== 'object') throw new Error(`discovery of ${issuer}: ${url} is not a JSON object`);

@@ -2,6 +2,7 @@
 // over node:http, keys from jose's generateKeyPair, tokens from jose's SignJWT. Tests rotate
 // keys, publish a discovery document naming another issuer, and count JWKS fetches.
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
@@ -24,8 +25,9 @@ export interface TestIdp {
 
 let serial = 0;
 
-export async function startIdp(o: { audience?: string } = {}): Promise<TestIdp> {
-  const server: Server = createServer((req, res) => {
+/** `tls`: serve https with this key and certificate (a provider behind a private CA). */
+export async function startIdp(o: { audience?: string; tls?: { key: string; cert: string } } = {}): Promise<TestIdp> {
+  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const send = (body: unknown) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
     if (req.url === '/.well-known/openid-configuration') {
       idp.discoveryFetches++;
@@ -36,9 +38,10 @@ export async function startIdp(o: { audience?: string } = {}): Promise<TestIdp> 
       return send({ keys: idp.published.map((k) => k.publicJwk) });
     }
     res.writeHead(404).end();
-  });
+  };
+  const server: Server = o.tls ? createHttpsServer({ key: o.tls.key, cert: o.tls.cert }, handler) : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = `${o.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const newKey = async (alg = 'RS256', kid = `k${++serial}`): Promise<SigningKey> => {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     return { kid, alg, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };

@@ -134,7 +134,7 @@ describe('helm template', () => {
     assert.deepEqual(oidc, {
       issuerUrl: 'https://login.example.com/realms/agents', audience: 'phigate-agents',
       jwksUrl: 'https://login.example.com/realms/agents/protocol/openid-connect/certs',
-      usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:',
+      usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:', caBundle: '',
     });
     const prod = find(rendered.production!.objects, 'Deployment', 'phigate-controller');
     assert.equal(prod.spec.replicas, 3);

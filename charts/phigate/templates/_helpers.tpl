@@ -77,7 +77,8 @@ app.kubernetes.io/component: gateway
   "usernameClaim" .Values.oidc.usernameClaim
   "groupsClaim" .Values.oidc.groupsClaim
   "usernamePrefix" .Values.oidc.usernamePrefix
-  "groupsPrefix" .Values.oidc.groupsPrefix) -}}
+  "groupsPrefix" .Values.oidc.groupsPrefix
+  "caBundle" (.Values.oidc.caBundle | default "")) -}}
 {{- end -}}
 {{- toJson $d -}}
 {{- end -}}

@@ -175,4 +175,16 @@ describe('OIDC settings from the chart (PHIGATE_GATEWAY_DEFAULTS oidc)', () => {
     assert.notEqual(hash({ ...resolved, jwksUrl: 'https://login.example.com/keys' }), hash(resolved));
     assert.equal(hash({ ...resolved }), hash(resolved));
   });
+
+  it('carries a CA bundle from the chart to the gateway unchanged, and rolls the gateways when it changes', async () => {
+    const { oidcSettings } = await import('../../../src/cli/gateway.ts');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBgDCCASWgAwIBAgIU\n-----END CERTIFICATE-----\n';
+    assert.equal(withOidc({ ...chartOidc, caBundle: '' }).oidc?.caBundle, undefined, 'the chart default (empty) means the system trust store');
+    const fromChart = withOidc({ ...chartOidc, caBundle: pem }).oidc!;
+    const cm = byKind(objectsOf(fromChart), 'ConfigMap');
+    assert.equal(oidcSettings(parseYaml(cm.data['gateway.yaml']), {})?.caBundle, pem, 'what the gateway reads from gateway.yaml');
+    const hash = (oidc: typeof resolved) => byKind(objectsOf(oidc), 'Deployment').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+    assert.notEqual(hash(fromChart), hash(resolved));
+    assert.throws(() => withOidc({ ...chartOidc, caBundle: 'not pem' }), /oidc.caBundle must be PEM certificates.*Fix the chart value\(s\) oidc.caBundle/);
+  });
 });

@@ -7,6 +7,10 @@ import { chainAuthenticators, oidcAuthenticator, type OidcRuntime } from '../../
 import type { OidcOptions } from '../../../src/gateway/oidc-config.ts';
 import { validateOidcOptions } from '../../../src/gateway/oidc-config.ts';
 import { startIdp, type TestIdp } from '../../helpers/idp.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let idp: TestIdp;
 before(async () => { idp = await startIdp(); });
@@ -158,6 +162,51 @@ describe('OIDC authenticator', () => {
   });
 });
 
+describe('an identity provider behind a private CA', () => {
+  let tlsIdp: TestIdp;
+  let ca = '';
+  let otherCaPem = '';
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'phigate-idp-ca-'));
+    // A CA and a server certificate it signed for 127.0.0.1, as a company PKI would issue.
+    const ssl = (args: string[]) => {
+      const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`openssl ${args[0]} failed (openssl is needed for this test: apt-get install openssl): ${r.stderr || r.error}`);
+    };
+    ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=phigate test CA', '-days', '1']);
+    ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'idp.key', '-out', 'idp.csr', '-subj', '/CN=127.0.0.1']);
+    writeFileSync(join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
+    ssl(['x509', '-req', '-in', 'idp.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'idp.crt', '-days', '1', '-extfile', 'ext']);
+    ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'other.key', '-out', 'other.crt', '-subj', '/CN=another CA', '-days', '1']);
+    ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    otherCaPem = readFileSync(join(dir, 'other.crt'), 'utf8');
+    tlsIdp = await startIdp({ tls: { key: readFileSync(join(dir, 'idp.key'), 'utf8'), cert: readFileSync(join(dir, 'idp.crt'), 'utf8') } });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  after(async () => { await tlsIdp?.close(); });
+
+  it('trusts the configured CA bundle for discovery and keys, and only then', async () => {
+    const logs: string[] = [];
+    const trusting = oidcAuthenticator({ issuerUrl: tlsIdp.issuer, audience: 'phigate', caBundle: ca }, { log: (m) => logs.push(m) });
+    assert.deepEqual(await trusting(await tlsIdp.token({ sub: 'alice' })), { user: 'oidc:alice', groups: [] }, logs.join('\n'));
+    assert.equal(tlsIdp.discoveryFetches, 1);
+    assert.equal(tlsIdp.jwksFetches, 1);
+
+    const plain = make({ issuerUrl: tlsIdp.issuer });
+    assert.equal(await plain.auth(await tlsIdp.token({ sub: 'alice' })), null, 'the system trust store does not know the private CA');
+    assert.match(plain.logs.join('\n'), /certificate/i);
+
+    const otherCa = make({ issuerUrl: tlsIdp.issuer, caBundle: otherCaPem });
+    assert.equal(await otherCa.auth(await tlsIdp.token({ sub: 'alice' })), null, 'a bundle of another CA does not vouch for it');
+  });
+
+  it('refuses a CA bundle that is not PEM certificates, saying so', () => {
+    const v = validateOidcOptions({ issuerUrl: tlsIdp.issuer, audience: 'phigate', caBundle: 'not a certificate' });
+    assert.equal(v.ok, false);
+    assert.match(JSON.stringify(!v.ok && v.errors), /caBundle.*PEM certificates/);
+  });
+});
+
 describe('chained authenticator (cluster mode)', () => {
   const calls: string[] = [];
   const fallback = async (t: string) => { calls.push(t); return t === 'sa-token' ? { user: 'system:serviceaccount:team-a:a', groups: [] } : null; };
@@ -204,5 +253,19 @@ describe('phigate gateway OIDC settings (gateway.yaml auth.oidc, --oidc-* flags)
     assert.throws(() => oidcSettings({}, { oidcIssuerUrl: 'http://idp.example.org' }), /--oidc-issuer-url \(auth.oidc.issuerUrl in --config\) must be an https URL.*--oidc-audience \(auth.oidc.audience in --config\) is required/);
     assert.throws(() => oidcSettings({}, { oidcGroupsClaim: 'roles' }), /--oidc-issuer-url .* is required/);
     assert.throws(() => oidcSettings({ auth: { oidc: 'https://idp.example.org' as any } }, {}), /auth.oidc in --config must be a mapping/);
+  });
+
+  it('reads the CA bundle from --oidc-ca-file (never PEM on a command line), else from auth.oidc.caBundle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'phigate-oidc-ca-'));
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    writeFileSync(join(dir, 'ca.crt'), pem);
+    writeFileSync(join(dir, 'junk.txt'), 'hello');
+    try {
+      assert.equal(oidcSettings(config, { oidcCaFile: join(dir, 'ca.crt') })?.caBundle, pem);
+      assert.equal(oidcSettings({ auth: { oidc: { ...config.auth.oidc, caBundle: pem } } }, {})?.caBundle, pem);
+      assert.equal(oidcSettings(config, {})?.caBundle, undefined);
+      assert.throws(() => oidcSettings(config, { oidcCaFile: join(dir, 'nope.crt') }), /--oidc-ca-file .*nope\.crt cannot be read/);
+      assert.throws(() => oidcSettings(config, { oidcCaFile: join(dir, 'junk.txt') }), /--oidc-ca-file \(auth.oidc.caBundle in --config\) must be PEM certificates/);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });

@@ -2,14 +2,14 @@
 // first takes a lock folder (holding its pid) and builds, the others wait for it and reuse the
 // result. A lock left by a process that died is taken over.
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function buildOnce(dir: string, ready: () => boolean, build: () => Promise<void>): Promise<void> {
+/** `lock`: where the lock folder goes (default inside `dir`; outside it when build replaces `dir`). */
+export async function buildOnce(dir: string, ready: () => boolean, build: () => Promise<void>, lock = join(dir, '.building')): Promise<void> {
   if (ready()) return;
-  mkdirSync(dir, { recursive: true });
-  const lock = join(dir, '.building');
+  mkdirSync(dirname(lock), { recursive: true });
   for (;;) {
     try {
       mkdirSync(lock);

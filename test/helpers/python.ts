@@ -3,9 +3,10 @@
 // Created on first use under ~/.cache/phigate/py (or $PHIGATE_PY_VENV); later runs reuse it.
 // If PyPI cannot be reached the tests that need it fail with a message that says so.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
+import { buildOnce } from './build-once.ts';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -28,39 +29,28 @@ export function ensureVenv(): Promise<string> {
 
 async function create(): Promise<string> {
   const want = JSON.stringify(PY_REQUIREMENTS);
-  if (existsSync(MARKER) && readFileSync(MARKER, 'utf8') === want && existsSync(VENV_PYTHON)) return VENV_PYTHON;
-  // Another test file may be creating it at the same time: take a lock directory.
-  const lock = `${VENV_DIR}.lock`;
-  mkdirSync(dirname(VENV_DIR), { recursive: true });
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try { mkdirSync(lock); break; } catch {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (remove it if no test run is creating the venv)`);
-      await new Promise((r) => setTimeout(r, 1000));
-      if (existsSync(MARKER) && readFileSync(MARKER, 'utf8') === want) return VENV_PYTHON;
-    }
+  const ready = () => existsSync(MARKER) && readFileSync(MARKER, 'utf8') === want && existsSync(VENV_PYTHON);
+  // The lock sits beside the venv: building starts by removing the venv folder.
+  await buildOnce(VENV_DIR, ready, build, `${VENV_DIR}.lock`);
+  return VENV_PYTHON;
+}
+
+async function build(): Promise<void> {
+  rmSync(VENV_DIR, { recursive: true, force: true });
+  const python = process.env.PYTHON ?? 'python3';
+  try {
+    await run(python, ['-m', 'venv', VENV_DIR], { timeout: 120_000 });
+  } catch (e) {
+    throw new Error(`cannot create a Python virtualenv with ${python} -m venv (${(e as Error).message.split('\n')[0]}); install python3 with venv`);
   }
   try {
-    if (existsSync(MARKER) && readFileSync(MARKER, 'utf8') === want) return VENV_PYTHON;
+    await run(join(VENV_DIR, 'bin', 'pip'), ['install', '--disable-pip-version-check', '-q', ...PY_REQUIREMENTS], { timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+  } catch (e) {
     rmSync(VENV_DIR, { recursive: true, force: true });
-    const python = process.env.PYTHON ?? 'python3';
-    try {
-      await run(python, ['-m', 'venv', VENV_DIR], { timeout: 120_000 });
-    } catch (e) {
-      throw new Error(`cannot create a Python virtualenv with ${python} -m venv (${(e as Error).message.split('\n')[0]}); install python3 with venv`);
-    }
-    try {
-      await run(join(VENV_DIR, 'bin', 'pip'), ['install', '--disable-pip-version-check', '-q', ...PY_REQUIREMENTS], { timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-    } catch (e) {
-      rmSync(VENV_DIR, { recursive: true, force: true });
-      const err = e as { stderr?: string; message: string };
-      throw new Error(`cannot install ${PY_REQUIREMENTS.join(' ')} from PyPI into ${VENV_DIR}; is PyPI reachable?\n${(err.stderr ?? err.message).split('\n').slice(-6).join('\n')}`);
-    }
-    writeFileSync(MARKER, want);
-    return VENV_PYTHON;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`cannot install ${PY_REQUIREMENTS.join(' ')} from PyPI into ${VENV_DIR}; is PyPI reachable?\n${(err.stderr ?? err.message).split('\n').slice(-6).join('\n')}`);
   }
+  writeFileSync(MARKER, JSON.stringify(PY_REQUIREMENTS));
 }
 
 /** Runs a Python script with the venv's python; resolves with its stdout, rejects with stderr. */

@@ -1,8 +1,7 @@
 // Scalar, aggregate and window functions the analyser accounts for. Each one computes only
 // on its arguments and reads nothing else (no tables, files, settings or environment). Most
-// exist in both Snowflake and DuckDB; a few are Snowflake's only (IFF, REGEXP_SUBSTR,
-// REGEXP_LIKE, TO_DATE, TO_NUMBER, TRY_TO_*), and DuckDB refuses them at execution with a
-// warehouse_error naming the function. A function not listed here makes the statement
+// exist in both Snowflake and DuckDB; Snowflake's own (IFF, NVL, REGEXP_LIKE, TO_DATE, ...)
+// run on the embedded DuckDB as macros (src/warehouse/duckdb-compat.ts). A function not listed here makes the statement
 // unanalysable: a name we do not know could read data we cannot see.
 
 const list = (s: string) => s.trim().split(/\s+/);

@@ -18,6 +18,7 @@ import { demoDatabasePath } from './demo-dataset.ts';
 import { checkDuckDBParse, type EngineDefaults } from './duckdb-crosscheck.ts';
 import { duckdbMaskExpression, quoteIdent } from './duckdb-sql.ts';
 import { cellEncoder, resultColumn, type CellEncoder } from './duckdb-values.ts';
+import { compatMacrosFor } from './duckdb-compat.ts';
 import type {
   Catalog, CatalogColumn, CatalogTable, ExecuteOptions, MaskPlan, ResultStream, RewriteExpectation, Warehouse,
 } from './types.ts';
@@ -208,6 +209,8 @@ class DuckDBWarehouse implements Warehouse {
     let result: DuckDBResult;
     try {
       result = await run.guard(async () => {
+        const compat = compatMacrosFor(sql);
+        if (compat) await conn.run(compat);
         const extracted = await conn.extractStatements(sql);
         if (extracted.count !== 1) throw new Error(`expected exactly one statement, got ${extracted.count}`);
         const prepared = await extracted.prepare(0);

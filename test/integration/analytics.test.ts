@@ -9,6 +9,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { startTestGateway, TOKENS, TEST_CACHE_DIR, type TestGateway } from '../helpers/gateway.ts';
 import { demoDatabasePath } from '../../src/warehouse/demo-dataset.ts';
 import { cellEncoder, resultColumn } from '../../src/warehouse/duckdb-values.ts';
+import { compatMacrosFor } from '../../src/warehouse/duckdb-compat.ts';
 import { HOSTILE_POLICY } from '../fixtures/hostile-sql.ts';
 
 /** Every statement orders its output completely, so both answers are deterministic. */
@@ -72,6 +73,11 @@ const ANALYTICS: { id: string; sql: string }[] = [
   ['comment-after-table', `SELECT encounter_type, COUNT(*) AS n\nFROM encounters -- every visit\nGROUP BY 1 ORDER BY 1`],
   ['parenthesised-union', `(SELECT 'inpatient' AS t, COUNT(*) AS n FROM encounters WHERE encounter_type = 'inpatient') UNION ALL (SELECT 'emergency', COUNT(*) FROM encounters WHERE encounter_type = 'emergency') ORDER BY 1`],
   ['recursive-calendar', `WITH RECURSIVE d(day) AS (SELECT MIN(admit_date) FROM encounters WHERE admit_date >= DATE '2024-01-01' UNION ALL SELECT day + 1 FROM d WHERE day < DATE '2024-01-07') SELECT d.day, COUNT(e.encounter_id) AS n FROM d LEFT JOIN encounters e ON e.admit_date = d.day GROUP BY d.day ORDER BY d.day`],
+  // Snowflake's own functions, which the embedded DuckDB runs as macros (duckdb-compat.ts).
+  ['snowflake-iff', `SELECT IFF(total_charge > 5000, 'big', 'small') AS size, COUNT(*) AS n FROM encounters GROUP BY 1 ORDER BY 1`],
+  ['snowflake-nvl', `SELECT encounter_id, NVL(discharge_date, admit_date) AS closed FROM encounters WHERE patient_id = 11 ORDER BY encounter_id`],
+  ['snowflake-regexp-like', `SELECT COUNT(*) AS n FROM encounters WHERE REGEXP_LIKE(diagnosis_code, 'E11.*')`],
+  ['snowflake-zeroifnull', `SELECT encounter_type, ZEROIFNULL(SUM(total_charge)) AS total FROM encounters GROUP BY 1 ORDER BY 1`],
 ].map(([id, sql]) => ({ id: id!, sql: sql! }));
 
 interface Answer { status: number; rule?: string; message?: string; columns: string[][]; data: (string | null)[][] }
@@ -104,6 +110,8 @@ async function throughGateway(sql: string): Promise<Answer> {
 
 /** The warehouse's own answer, encoded as the gateway encodes values. */
 async function direct(sql: string): Promise<Answer> {
+  const compat = compatMacrosFor(sql);
+  if (compat) await conn.run(compat.replaceAll('CREATE TEMP MACRO', 'CREATE OR REPLACE TEMP MACRO'));
   const result = await conn.run(sql);
   const types = result.columnTypes();
   const names = result.columnNames();

@@ -190,4 +190,36 @@ describe('DuckDB warehouse execute', () => {
     // The shared cached file, and so the read-only warehouse, is untouched.
     assert.deepEqual((await drain(await wh.execute('SELECT count(*) FROM providers', opts()))).rows, [[String(ROW_COUNTS.providers)]]);
   });
+
+  it('runs Snowflake functions DuckDB lacks, with Snowflake\'s answers', async () => {
+    // Expected values as Snowflake documents them for these calls.
+    const cases: [string, string | null][] = [
+      ["IFF(1 < 2, 'yes', 'no')", 'yes'],
+      ["IFF(NULL, 'yes', 'no')", 'no'],
+      ['NVL(NULL, 7)', '7'],
+      ["NVL2(NULL, 'set', 'unset')", 'unset'],
+      ["NVL2('x', 'set', 'unset')", 'set'],
+      ['ZEROIFNULL(NULL)', '0'],
+      ['NULLIFZERO(0)', null],
+      ["REGEXP_LIKE('E11.9', 'E11.*')", 'true'],
+      ["REGEXP_LIKE('xE11.9', 'E11.*')", 'false'], // whole-subject match
+      ["REGEXP_LIKE('e11.9', 'E11.*', 'i')", 'true'],
+      ["REGEXP_SUBSTR('room 42b', '[0-9]+')", '42'],
+      ["REGEXP_SUBSTR('no digits', '[0-9]+')", null],
+      ["TO_DATE('2024-02-29')", '19782'], // a DATE, in the SQL API's encoding: days since 1970-01-01
+      ["TRY_TO_DATE('not a date')", null],
+      ["TO_NUMBER('12')", '12'],
+      ["TRY_TO_NUMBER('twelve')", null],
+      ['TO_VARCHAR(42)', '42'],
+      ["to_char(DATE '2024-01-05')", '2024-01-05'],
+    ];
+    for (const [expr, want] of cases) {
+      const { rows } = await drain(await wh.execute(`SELECT ${expr} AS v`, opts()));
+      assert.deepEqual(rows, [[want]], expr);
+    }
+    // On table columns, and only on the connection that asked: the next statement starts clean.
+    const { rows } = await drain(await wh.execute("SELECT IFF(sex = 'F', 'F', 'other') AS s, COUNT(*) AS n FROM patients GROUP BY 1 ORDER BY 1", opts()));
+    assert.equal(rows.length, 2);
+    await assert.rejects(wh.execute("SELECT iff FROM (SELECT 1 AS iff) WHERE TO_DATE IS NULL", opts()), /TO_DATE|to_date/i, 'a name without a call is not a macro');
+  });
 });

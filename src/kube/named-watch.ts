@@ -22,7 +22,7 @@ export class NamedWatch<T extends KubeObject = KubeObject> {
   constructor(private readonly client: KubeClient, private readonly opts: NamedWatchOptions) {}
 
   /**
-   * Watch exactly `names`. Resolves when every watched name has synced, or after
+   * Watch exactly `names`. Resolves when every newly watched name has synced, or after
    * `syncTimeoutMs` (a name this process may not read yet, say while the Role granting it is
    * being written, keeps retrying in the background and reports through onChange once read).
    */
@@ -32,6 +32,7 @@ export class NamedWatch<T extends KubeObject = KubeObject> {
     const gone = [...this.informers].filter(([n]) => !wanted.has(n));
     for (const [n] of gone) this.informers.delete(n);
     await Promise.all(gone.map(([, i]) => i.stop()));
+    const started: Informer<T>[] = [];
     for (const n of wanted) {
       if (this.informers.has(n)) continue;
       const inf = new Informer<T>(this.client, {
@@ -43,8 +44,11 @@ export class NamedWatch<T extends KubeObject = KubeObject> {
       inf.on(() => this.opts.onChange());
       this.informers.set(n, inf);
       inf.start();
+      started.push(inf);
     }
-    const pending = [...this.informers.values()].filter((i) => !i.hasSynced());
+    // Only names new to this call are waited for: one that could not be read before keeps
+    // retrying in the background and must not hold up every later reload.
+    const pending = started.filter((i) => !i.hasSynced());
     if (pending.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

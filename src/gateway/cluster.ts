@@ -1,7 +1,8 @@
 // Cluster mode (`phigate gateway`): the shared gateway (server.ts) fed from the cluster. It
 // watches its own namespace's AccessPolicies and the Secrets they name (each by name: the
-// gateway's Role grants those and no other) and serves changes without a restart; a policy that fails to load keeps its last good version in service (or none, if
-// it never loaded: fail closed) and says why in the policy's status (condition Loaded, owned
+// gateway's Role grants those and no other) and serves changes without a restart; a policy
+// that fails to load keeps its last good version in service (or none, if it never loaded:
+// fail closed) and says why in the policy's status (condition Loaded, owned
 // by this field manager; the controller owns Valid and Ready). Agents authenticate with
 // TokenReview, or with an OIDC JWT when an issuer is configured; approvals are
 // ApprovalRequest resources in the namespace, read from a watch that has synced before the
@@ -18,7 +19,7 @@ import { isNotFound, refOf } from '../kube/client.ts';
 import { rfc3339 } from '../kube/conditions.ts';
 import { Informer } from '../kube/informer.ts';
 import { NamedWatch } from '../kube/named-watch.ts';
-import { referencedSecrets } from '../controller/accesspolicy/check.ts';
+import { referencedSecrets } from '../api/secret-refs.ts';
 import type { ServedPolicy } from './pipeline.ts';
 import { READ_ONLY_KINDS, startGatewayCore, type RunningGateway } from './server.ts';
 import type { Authenticator } from './auth.ts';

@@ -28,7 +28,8 @@ const MACROS: Record<string, string> = {
   to_char: '(a) AS CAST(a AS VARCHAR)',
 };
 
-export const COMPAT_FUNCTIONS = Object.keys(MACROS).map((n) => n.toUpperCase());
+/** Argument counts each macro accepts, read off its definition (for the error below). */
+const ARITIES = Object.fromEntries(Object.entries(MACROS).map(([n, body]) => [n, [...body.matchAll(/\(([^()]*)\) AS/g)].map((m) => m[1]!.split(',').length)]));
 
 const CALL = new RegExp(`\\b(${Object.keys(MACROS).join('|')})\\s*\\(`, 'gi');
 
@@ -41,4 +42,17 @@ export function compatMacrosFor(sql: string): string | undefined {
   const used = new Set([...sql.matchAll(CALL)].map((m) => m[1]!.toLowerCase()));
   if (used.size === 0) return undefined;
   return [...used].sort().map((n) => `CREATE TEMP MACRO ${n}${MACROS[n]};`).join('\n');
+}
+
+/**
+ * DuckDB's error for a compatibility function called with arguments its macro does not take
+ * ("Macro to_date() does not support the supplied arguments"), said in Snowflake's terms; any
+ * other message is returned unchanged.
+ */
+export function explainCompatError(message: string): string {
+  const m = /Macro (\w+)\(\) does not support the supplied arguments/i.exec(message);
+  const arities = m && ARITIES[m[1]!.toLowerCase()];
+  if (!arities) return message;
+  const n = arities.join(' or ');
+  return `${m[1]!.toUpperCase()} takes ${n} argument${arities.length === 1 && arities[0] === 1 ? '' : 's'} on phigate's embedded warehouse (no format models); cast instead, e.g. CAST(x AS DATE)`;
 }

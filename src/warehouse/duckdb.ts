@@ -18,7 +18,7 @@ import { demoDatabasePath } from './demo-dataset.ts';
 import { checkDuckDBParse, type EngineDefaults } from './duckdb-crosscheck.ts';
 import { duckdbMaskExpression, quoteIdent } from './duckdb-sql.ts';
 import { cellEncoder, resultColumn, type CellEncoder } from './duckdb-values.ts';
-import { compatMacrosFor } from './duckdb-compat.ts';
+import { compatMacrosFor, explainCompatError } from './duckdb-compat.ts';
 import type {
   Catalog, CatalogColumn, CatalogTable, ExecuteOptions, MaskPlan, ResultStream, RewriteExpectation, Warehouse,
 } from './types.ts';
@@ -222,6 +222,10 @@ class DuckDBWarehouse implements Warehouse {
       });
     } catch (e) {
       run.close();
+      if (e instanceof Error && !(e instanceof StatementInterrupted)) {
+        const explained = explainCompatError(e.message);
+        if (explained !== e.message) throw new Error(explained);
+      }
       throw e;
     }
     const names = result.columnNames();

@@ -1,9 +1,12 @@
 // The operator under test as real processes: `phigate controller` started with the test
-// control plane's kubeconfig, and the install manifest applied with the real kubectl.
+// control plane's kubeconfig, `phigate gateway` as its namespace's gateway ServiceAccount, and
+// the install manifest applied with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT } from './cli.ts';
 import { waitFor, type ControlPlane } from './controlplane.ts';
+import { TEST_CACHE_DIR } from './gateway.ts';
 
 export const INSTALL = join(ROOT, 'manifests', 'install.yaml');
 export const PLUGIN_PATH = `${join(ROOT, 'bin')}:${process.env.PATH ?? ''}`;
@@ -28,9 +31,10 @@ export interface ControllerProcess {
 /** Short lease timings so hand-over tests take seconds; metrics on a free loopback port. */
 export const FAST_LEASE = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'];
 
-export async function startController(cp: ControlPlane, args: string[] = []): Promise<ControllerProcess> {
+/** `env`: more environment, e.g. PHIGATE_GATEWAY_DEFAULTS as the chart sets it. */
+export async function startController(cp: ControlPlane, args: string[] = [], env: Record<string, string> = {}): Promise<ControllerProcess> {
   const proc = spawn(process.execPath, [BIN, 'controller', '--metrics-bind-address', '127.0.0.1:0', ...FAST_LEASE, ...args], {
-    cwd: ROOT, env: { ...process.env, KUBECONFIG: cp.kubeconfig, PHIGATE_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT, env: { ...process.env, KUBECONFIG: cp.kubeconfig, PHIGATE_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
@@ -53,6 +57,46 @@ export async function startController(cp: ControlPlane, args: string[] = []): Pr
       if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited; }
     },
   };
+}
+
+export interface GatewayProcess {
+  proc: ChildProcess;
+  url: string;
+  /** The operational log (stderr). */
+  log(): string;
+  /** The audit records (stdout), one JSON line each. */
+  audit(): string[];
+}
+
+let gatewayKubeconfigs = 0;
+
+/**
+ * `phigate gateway` for `namespace` as a local process, running with the phigate-gateway
+ * ServiceAccount's token as in its pod, so the Role the controller rendered is all it has.
+ * Waits for that RBAC, then for the gateway to be ready. `args`: more flags (--config, ...).
+ */
+export async function startGatewayProcess(cp: ControlPlane, namespace: string, args: string[] = []): Promise<GatewayProcess> {
+  await waitFor('gateway RBAC rendered', async () => (await cp.kubectl(['get', 'rolebinding', 'phigate-gateway', '-n', namespace])).status === 0
+    && (await cp.kubectl(['get', 'clusterrolebinding', `phigate-gateway-${namespace}`])).status === 0);
+  const token = (await cp.kubectlOk(['create', 'token', 'phigate-gateway', '-n', namespace, '--duration', '1h'])).trim();
+  const kubeconfig = join(cp.dir, `kubeconfig-gateway-${namespace}-${++gatewayKubeconfigs}`);
+  writeFileSync(kubeconfig, [
+    'apiVersion: v1', 'kind: Config',
+    `clusters: [{name: local, cluster: {server: "${cp.server}", insecure-skip-tls-verify: true}}]`,
+    `users: [{name: gw, user: {token: ${token}}}]`,
+    `contexts: [{name: gw, context: {cluster: local, user: gw, namespace: ${namespace}}}]`,
+    'current-context: gw', '',
+  ].join('\n'));
+  const proc = spawn(process.execPath, [BIN, 'gateway', '--kubeconfig', kubeconfig, '--port', '0', '--cache-dir', TEST_CACHE_DIR, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stderr!.on('data', (d) => { err += d; });
+  const m = await waitFor('gateway ready', async () => {
+    if (proc.exitCode !== null) throw new Error(`gateway exited: ${err}`);
+    return /ready: \d+ polic(?:y|ies) on (http:\/\/\S+)/.exec(err) ?? undefined;
+  }, 120_000).catch((e) => { proc.kill('SIGKILL'); throw new Error(`${(e as Error).message}\n${err}`); });
+  return { proc, url: m[1]!, log: () => err, audit: () => out.split('\n').filter(Boolean) };
 }
 
 /** A metric's value from Prometheus text, matching every given label. */

@@ -7,13 +7,8 @@
 // race to claim it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BIN, ROOT } from '../helpers/cli.ts';
-import { TEST_CACHE_DIR } from '../helpers/gateway.ts';
 import { sleep, startControlPlane, waitFor, type ControlPlane } from '../helpers/controlplane.ts';
-import { installOperator, metricValue, startController, type ControllerProcess } from '../helpers/operator.ts';
+import { installOperator, metricValue, startController, startGatewayProcess, type ControllerProcess, type GatewayProcess } from '../helpers/operator.ts';
 
 const NS = 'team-a';
 const POLICY = `apiVersion: phigate.io/v1alpha1
@@ -33,29 +28,13 @@ spec:
 const sql = (n: number) => `SELECT patient_id, ssn FROM patients ORDER BY patient_id LIMIT ${n}`;
 const SSN = /^\d{3}-\d{2}-\d{4}$/;
 
-interface Gateway { proc: ChildProcess; url: string; log: () => string; audit: () => string[] }
+type Gateway = GatewayProcess;
 
 let cp: ControlPlane;
 let ctl: ControllerProcess;
 let gwA: Gateway;
 let gwB: Gateway;
 let agentToken = '';
-
-const token = async (sa: string, audience?: string) =>
-  (await cp.kubectlOk(['create', 'token', sa, '-n', NS, '--duration', '1h', ...(audience ? ['--audience', audience] : [])])).trim();
-
-async function startGateway(kubeconfig: string): Promise<Gateway> {
-  const proc = spawn(process.execPath, [BIN, 'gateway', '--kubeconfig', kubeconfig, '--port', '0', '--cache-dir', TEST_CACHE_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d) => { out += d; }); // audit records
-  proc.stderr!.on('data', (d) => { err += d; });
-  const m = await waitFor('gateway ready', async () => {
-    if (proc.exitCode !== null) throw new Error(`gateway exited: ${err}`);
-    return /ready: \d+ polic(?:y|ies) on (http:\/\/\S+)/.exec(err) ?? undefined;
-  }, 120_000).catch((e) => { throw new Error(`${(e as Error).message}\n${err}`); });
-  return { proc, url: m[1]!, log: () => err, audit: () => out.split('\n').filter(Boolean) };
-}
 
 const post = async (gw: Gateway, body: object) => {
   const r = await fetch(`${gw.url}/api/v2/statements`, { method: 'POST', headers: { Authorization: `Bearer ${agentToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -94,19 +73,10 @@ before(async () => {
   await cp.kubectlOk(['create', 'serviceaccount', 'coding-agent', '-n', NS]);
   await cp.kubectlOk(['apply', '-f', '-'], { input: POLICY });
   ctl = await startController(cp);
-  await waitFor('gateway RBAC rendered', async () => (await cp.kubectl(['get', 'rolebinding', 'phigate-gateway', '-n', NS])).status === 0 && (await cp.kubectl(['get', 'clusterrolebinding', `phigate-gateway-${NS}`])).status === 0);
-  const kubeconfig = join(cp.dir, 'kubeconfig-gateway');
-  writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    `clusters: [{name: local, cluster: {server: "${cp.server}", insecure-skip-tls-verify: true}}]`,
-    `users: [{name: gw, user: {token: ${await token('phigate-gateway')}}}]`,
-    `contexts: [{name: gw, context: {cluster: local, user: gw, namespace: ${NS}}}]`,
-    'current-context: gw', '',
-  ].join('\n'));
   // One after the other: the first fills the demo dataset cache if it is cold.
-  gwA = await startGateway(kubeconfig);
-  gwB = await startGateway(kubeconfig);
-  agentToken = await token('coding-agent', 'phigate');
+  gwA = await startGatewayProcess(cp, NS);
+  gwB = await startGatewayProcess(cp, NS);
+  agentToken = (await cp.kubectlOk(['create', 'token', 'coding-agent', '-n', NS, '--duration', '1h', '--audience', 'phigate'])).trim();
 });
 
 after(async () => {

@@ -6,13 +6,8 @@
 // restart, and a bad edit keeps the last good version and says so in the policy's status.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BIN, ROOT } from '../helpers/cli.ts';
-import { TEST_CACHE_DIR } from '../helpers/gateway.ts';
 import { startControlPlane, waitFor, type ControlPlane } from '../helpers/controlplane.ts';
-import { installOperator, PLUGIN_PATH, startController, type ControllerProcess } from '../helpers/operator.ts';
+import { installOperator, PLUGIN_PATH, startController, startGatewayProcess, type ControllerProcess, type GatewayProcess } from '../helpers/operator.ts';
 
 const NS = 'team-a';
 const policy = (masking: string) => `apiVersion: phigate.io/v1alpha1
@@ -34,8 +29,7 @@ const SQL = 'SELECT patient_id, ssn FROM patients ORDER BY patient_id LIMIT 2';
 
 let cp: ControlPlane;
 let ctl: ControllerProcess;
-let gw: ChildProcess;
-let gwLog = '';
+let gw: GatewayProcess;
 let url = '';
 let agentToken = '';
 
@@ -62,30 +56,13 @@ before(async () => {
   await cp.kubectlOk(['create', 'serviceaccount', 'reviewer', '-n', NS]);
   await cp.kubectlOk(['apply', '-f', '-'], { input: policy(REDACT) });
   ctl = await startController(cp);
-  await waitFor('gateway RBAC rendered', async () => (await cp.kubectl(['get', 'rolebinding', 'phigate-gateway', '-n', NS])).status === 0 && (await cp.kubectl(['get', 'clusterrolebinding', 'phigate-gateway-team-a'])).status === 0);
-
-  // The gateway runs as its own ServiceAccount, as in its pod.
-  const kubeconfig = join(cp.dir, 'kubeconfig-gateway');
-  writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    `clusters: [{name: local, cluster: {server: "${cp.server}", insecure-skip-tls-verify: true}}]`,
-    `users: [{name: gw, user: {token: ${await token('phigate-gateway', NS)}}}]`,
-    `contexts: [{name: gw, context: {cluster: local, user: gw, namespace: ${NS}}}]`,
-    'current-context: gw', '',
-  ].join('\n'));
-  gw = spawn(process.execPath, [BIN, 'gateway', '--kubeconfig', kubeconfig, '--port', '0', '--cache-dir', TEST_CACHE_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  gw.stdout!.on('data', () => {}); // audit records
-  gw.stderr!.on('data', (d) => { gwLog += d; });
-  const m = await waitFor('gateway ready', async () => {
-    if (gw.exitCode !== null) throw new Error(`gateway exited: ${gwLog}`);
-    return /ready: \d+ polic(?:y|ies) on (http:\/\/\S+)/.exec(gwLog) ?? undefined;
-  }, 120_000).catch((e) => { throw new Error(`${e.message}\n${gwLog}`); });
-  url = m[1]!;
+  gw = await startGatewayProcess(cp, NS);
+  url = gw.url;
   agentToken = await token('coding-agent', NS, 'phigate');
 });
 
 after(async () => {
-  gw?.kill('SIGKILL');
+  gw?.proc.kill('SIGKILL');
   await ctl?.stop('SIGKILL');
   await cp?.stop();
 });
@@ -95,7 +72,7 @@ describe('gateway in cluster mode', () => {
     const r = await post(agentToken, { statement: SQL });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(r.json.data.map((row: string[]) => row[1]), ['[REDACTED]', '[REDACTED]']);
-    assert.match(gwLog, /serving AccessPolicy team-a\/claims generation 1/);
+    assert.match(gw.log(), /serving AccessPolicy team-a\/claims generation 1/);
     const p = await waitFor('Loaded condition', async () => { const x = await getJson(['get', 'accesspolicy', 'claims', '-n', NS]); return loaded(x) ? x : undefined; });
     assert.deepEqual([loaded(p).status, loaded(p).reason], ['True', 'Loaded']);
     assert.ok(p.status.conditions.some((c: any) => c.type === 'Valid'), 'the controller\'s conditions stay beside the gateway\'s');
@@ -105,7 +82,7 @@ describe('gateway in cluster mode', () => {
     assert.equal((await post(await token('coding-agent', NS), { statement: SQL })).status, 401, 'the API server\'s own audience');
     assert.equal((await post(await token('coding-agent', 'team-b', 'phigate'), { statement: SQL })).status, 401, 'another namespace');
     assert.equal((await post('not-a-token', { statement: SQL })).status, 401);
-    assert.match(gwLog, /refused: a ServiceAccount of namespace team-b, not team-a/);
+    assert.match(gw.log(), /refused: a ServiceAccount of namespace team-b, not team-a/);
     const other = await post(await token('phigate-gateway', NS, 'phigate'), { statement: SQL });
     assert.deepEqual([other.status, other.json.rule], [403, 'no_policy'], 'authenticated, but no policy names it');
   });
@@ -139,7 +116,7 @@ describe('gateway in cluster mode', () => {
 
   it('serves an edited policy without a restart', async () => {
     await cp.kubectlOk(['apply', '-f', '-'], { input: policy(PARTIAL) });
-    await waitFor('generation 2 served', async () => /serving AccessPolicy team-a\/claims generation 2/.test(gwLog), 20_000);
+    await waitFor('generation 2 served', async () => /serving AccessPolicy team-a\/claims generation 2/.test(gw.log()), 20_000);
     const r = await post(agentToken, { statement: SQL });
     assert.ok(r.json.data.every((row: string[]) => /^\*+\d{4}$/.test(row[1]!)), JSON.stringify(r.json.data));
   });
@@ -165,7 +142,7 @@ describe('gateway in cluster mode', () => {
     assert.equal(await can('list', 'secrets'), 'no', 'listing the namespace would reveal every Secret');
 
     await cp.kubectlOk(['create', 'secret', 'generic', 'missing', '-n', NS, '--from-literal=hashKey=fedcba9876543210fedcba9876543210']);
-    await waitFor('generation 3 served', async () => /serving AccessPolicy team-a\/claims generation 3/.test(gwLog), 20_000);
+    await waitFor('generation 3 served', async () => /serving AccessPolicy team-a\/claims generation 3/.test(gw.log()), 20_000);
     const p = await waitFor('Loaded', async () => {
       const x = await getJson(['get', 'accesspolicy', 'claims', '-n', NS]);
       return loaded(x)?.reason === 'Loaded' ? x : undefined;

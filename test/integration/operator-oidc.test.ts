@@ -7,15 +7,12 @@
 // signatures get 401; an OIDC user the policy does not name gets 403.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { BIN, ROOT } from '../helpers/cli.ts';
-import { TEST_CACHE_DIR } from '../helpers/gateway.ts';
 import { startControlPlane, waitFor, type ControlPlane } from '../helpers/controlplane.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
-import { installOperator, startController, type ControllerProcess } from '../helpers/operator.ts';
+import { installOperator, startController, startGatewayProcess, type ControllerProcess, type GatewayProcess } from '../helpers/operator.ts';
 
 const NS = 'team-a';
 const POLICY = `apiVersion: phigate.io/v1alpha1
@@ -35,9 +32,7 @@ const SQL = 'SELECT patient_id, ssn FROM patients ORDER BY patient_id LIMIT 2';
 let cp: ControlPlane;
 let ctl: ControllerProcess;
 let idp: TestIdp;
-let gw: ChildProcess;
-let gwLog = '';
-let gwOut = '';
+let gw: GatewayProcess;
 let url = '';
 
 const token = async (sa: string, audience?: string) =>
@@ -46,7 +41,7 @@ const post = async (bearer: string) => {
   const r = await fetch(`${url}/api/v2/statements`, { method: 'POST', headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ statement: SQL }) });
   return { status: r.status, json: await r.json().catch(() => null) as any };
 };
-const auditRecords = () => gwOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const auditRecords = () => gw.audit().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
 before(async () => {
   idp = await startIdp();
@@ -57,41 +52,26 @@ before(async () => {
   await cp.kubectlOk(['apply', '-f', '-'], { input: POLICY });
 
   // As the chart passes oidc.* values (an http issuer is allowed only on loopback).
-  process.env.PHIGATE_GATEWAY_DEFAULTS = JSON.stringify({
-    imagePullPolicy: 'IfNotPresent',
-    oidc: { issuerUrl: idp.issuer, audience: 'phigate', jwksUrl: '', usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' },
+  ctl = await startController(cp, [], {
+    PHIGATE_GATEWAY_DEFAULTS: JSON.stringify({
+      imagePullPolicy: 'IfNotPresent',
+      oidc: { issuerUrl: idp.issuer, audience: 'phigate', jwksUrl: '', usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:', caBundle: '' },
+    }),
   });
-  try { ctl = await startController(cp); } finally { delete process.env.PHIGATE_GATEWAY_DEFAULTS; }
   await ctl.waitForLog(/gateways accept OIDC tokens from http:\/\/127\.0\.0\.1:\d+ \(audience phigate\)/);
   const cm = await waitFor('gateway ConfigMap', async () => {
     const r = await cp.kubectl(['get', 'configmap', 'phigate-gateway', '-n', NS, '-o', 'json']);
     return r.status === 0 ? JSON.parse(r.stdout) : undefined;
   });
-  await waitFor('gateway RBAC rendered', async () => (await cp.kubectl(['get', 'rolebinding', 'phigate-gateway', '-n', NS])).status === 0 && (await cp.kubectl(['get', 'clusterrolebinding', `phigate-gateway-${NS}`])).status === 0);
   const config = join(cp.dir, 'gateway.yaml');
   writeFileSync(config, cm.data['gateway.yaml']);
-
-  // The gateway runs as its own ServiceAccount, as in its pod, with the controller's config.
-  const kubeconfig = join(cp.dir, 'kubeconfig-gateway');
-  writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    `clusters: [{name: local, cluster: {server: "${cp.server}", insecure-skip-tls-verify: true}}]`,
-    `users: [{name: gw, user: {token: ${await token('phigate-gateway')}}}]`,
-    `contexts: [{name: gw, context: {cluster: local, user: gw, namespace: ${NS}}}]`,
-    'current-context: gw', '',
-  ].join('\n'));
-  gw = spawn(process.execPath, [BIN, 'gateway', '--config', config, '--kubeconfig', kubeconfig, '--port', '0', '--cache-dir', TEST_CACHE_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  gw.stdout!.on('data', (d) => { gwOut += d; });
-  gw.stderr!.on('data', (d) => { gwLog += d; });
-  const m = await waitFor('gateway ready', async () => {
-    if (gw.exitCode !== null) throw new Error(`gateway exited: ${gwLog}`);
-    return /ready: \d+ polic(?:y|ies) on (http:\/\/\S+)/.exec(gwLog) ?? undefined;
-  }, 120_000).catch((e) => { throw new Error(`${e.message}\n${gwLog}`); });
-  url = m[1]!;
+  // The gateway runs with the controller's config, as its own ServiceAccount, as in its pod.
+  gw = await startGatewayProcess(cp, NS, ['--config', config]);
+  url = gw.url;
 });
 
 after(async () => {
-  gw?.kill('SIGKILL');
+  gw?.proc.kill('SIGKILL');
   await ctl?.stop('SIGKILL');
   await cp?.stop();
   await idp?.close();
@@ -104,7 +84,7 @@ describe('OIDC login to the cluster gateway', () => {
       tokenReview: { audience: 'phigate' },
       oidc: { issuerUrl: idp.issuer, audience: 'phigate', usernameClaim: 'sub', groupsClaim: 'groups', usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' },
     });
-    assert.match(gwLog, new RegExp(`OIDC login: issuer ${idp.issuer.replace(/\./g, '\\.')}, audience phigate`));
+    assert.match(gw.log(), new RegExp(`OIDC login: issuer ${idp.issuer.replace(/\./g, '\\.')}, audience phigate`));
   });
 
   it('serves User oidc:alice with a JWT from the identity provider, and audits her as oidc:alice', async () => {
@@ -138,9 +118,9 @@ describe('OIDC login to the cluster gateway', () => {
     const forged = await idp.token({ sub: 'alice' }, forger);
     assert.equal((await post(forged)).status, 401, 'signed by a key the issuer does not publish');
     assert.equal((await post(await idp.token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 600 }))).status, 401, 'expired');
-    assert.match(gwLog, /OIDC token refused: unexpected "aud" claim value/);
-    assert.match(gwLog, /OIDC token refused: signature verification failed/);
-    assert.ok(!gwLog.includes(forged) && !gwOut.includes(forged), 'tokens are never logged');
+    assert.match(gw.log(), /OIDC token refused: unexpected "aud" claim value/);
+    assert.match(gw.log(), /OIDC token refused: signature verification failed/);
+    assert.ok(!gw.log().includes(forged) && !gw.audit().join('\n').includes(forged), 'tokens are never logged');
     const unauth = auditRecords().filter((a) => a.decision?.outcome === 'unauthenticated');
     assert.ok(unauth.length >= 4, 'each refusal has its audit record');
   });

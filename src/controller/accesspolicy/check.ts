@@ -12,16 +12,6 @@ export interface PolicyCheck { valid: boolean; reason: string; message: string }
 /** Secret name → the keys it has (undefined: no such Secret). */
 export type SecretKeys = (name: string) => string[] | undefined;
 
-/** The Secrets a policy names (to look up before calling checkPolicy). */
-export function referencedSecrets(policy: AccessPolicy): string[] {
-  const names = new Set<string>();
-  const cred = policy.spec.warehouse?.snowflake?.credentialsSecretRef?.name;
-  if (policy.spec.warehouse?.type === 'snowflake' && cred) names.add(cred);
-  const hash = policy.spec.masking?.hashKeySecretRef?.name;
-  if (hash) names.add(hash);
-  return [...names].sort();
-}
-
 export function checkPolicy(policy: AccessPolicy, secretKeys: SecretKeys): PolicyCheck {
   const v = validateAccessPolicy(policy);
   if (!v.ok) return { valid: false, reason: 'InvalidSpec', message: formatFieldErrors(v.errors).replace(/\n/g, '; ') };

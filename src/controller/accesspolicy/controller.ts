@@ -11,7 +11,7 @@ import type { Informer } from '../../kube/informer.ts';
 import type { ControllerMetrics } from '../../metrics/controller.ts';
 import { Controller } from '../runtime.ts';
 import type { RenderOptions } from './render.ts';
-import { referencedSecrets } from './check.ts';
+import { referencedSecrets } from '../../api/secret-refs.ts';
 import { AccessPolicySync } from './sync.ts';
 
 export interface AccessPolicyControllerDeps {

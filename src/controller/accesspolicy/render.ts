@@ -6,7 +6,7 @@ import { API_VERSION, GROUP } from '../../api/types.ts';
 import type { AccessPolicy } from '../../api/types.ts';
 import type { ResolvedOidcOptions } from '../../gateway/oidc-config.ts';
 import type { KubeObject, OwnerReference } from '../../kube/client.ts';
-import { referencedSecrets } from './check.ts';
+import { referencedSecrets } from '../../api/secret-refs.ts';
 
 export const GATEWAY_NAME = 'phigate-gateway';
 export const GATEWAY_PORT = 8443;

@@ -11,7 +11,8 @@ import type { KubeClient, KubeObject } from '../../kube/client.ts';
 import { isNotFound, refOf, resourceOf } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
-import { checkPolicy, referencedSecrets } from './check.ts';
+import { referencedSecrets } from '../../api/secret-refs.ts';
+import { checkPolicy } from './check.ts';
 import { clusterRoleBindingName, MANAGED_SELECTOR, render, type RenderOptions } from './render.ts';
 import { desiredStatus, statusChanged, validityEvent } from './status.ts';
 

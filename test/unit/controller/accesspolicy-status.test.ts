@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AccessPolicy } from '../../../src/api/types.ts';
-import { checkPolicy, referencedSecrets } from '../../../src/controller/accesspolicy/check.ts';
+import { checkPolicy } from '../../../src/controller/accesspolicy/check.ts';
+import { referencedSecrets } from '../../../src/api/secret-refs.ts';
 import { desiredStatus, readiness, statusChanged, validityEvent } from '../../../src/controller/accesspolicy/status.ts';
 
 const now = new Date('2026-11-25T10:00:00Z');
